@@ -1,0 +1,126 @@
+/* tensor.c: creation, reference counting and memory of dense float32 tensors. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+void *ci_alloc_aligned(size_t n, int *ok) {
+  *ok = 1;
+  if (n == 0) return NULL;
+  size_t rounded = (n + 63) & ~(size_t)63;
+  if (rounded < n) { *ok = 0; return NULL; }
+  void *p = aligned_alloc(64, rounded);
+  if (!p) *ok = 0;
+  return p;
+}
+
+void ci_free_aligned(void *p) { free(p); }
+
+int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *where) {
+  if (ndim < 0 || ndim > 4)
+    return ci_set_error(CI_EINVAL, "%s: ndim = %d is out of range 0..4", where, ndim);
+  if (ndim > 0 && !shape)
+    return ci_set_error(CI_EINVAL, "%s: shape is NULL", where);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return ci_set_error(CI_EINVAL, "%s: size of dimension %d is negative (%lld)", where,
+                          i + 1, (long long)shape[i]);
+    if (ci_mul_i64(n, shape[i], &n) || n > (INT64_MAX / 8))
+      return ci_set_error(CI_ENOMEM, "%s: tensor size overflows", where);
+  }
+  *numel = n;
+  return CI_OK;
+}
+
+static int tensor_alloc(int ndim, const int64_t *shape, int zero, ci_tensor **out,
+                        const char *where) {
+  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
+  *out = NULL;
+  int64_t numel;
+  int rc = ci_check_shape(ndim, shape, &numel, where);
+  if (rc) return rc;
+  ci_tensor *t = calloc(1, sizeof *t);
+  if (!t) return ci_set_error(CI_ENOMEM, "%s: out of memory", where);
+  int ok;
+  t->data = ci_alloc_aligned((size_t)numel * sizeof(float), &ok);
+  if (!ok) {
+    free(t);
+    return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld floats", where,
+                        (long long)numel);
+  }
+  if (zero && numel) memset(t->data, 0, (size_t)numel * sizeof(float));
+  t->nel = numel;
+  t->ndim = ndim;
+  for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? shape[i] : 1;
+  t->refcount = 1;
+  *out = t;
+  return CI_OK;
+}
+
+int ci_tensor_new(int ndim, const int64_t *shape, ci_tensor **out) {
+  return tensor_alloc(ndim, shape, 1, out, "ci_tensor_new");
+}
+
+int ci_tensor_new_like(const ci_tensor *t, ci_tensor **out) {
+  return tensor_alloc(t->ndim, t->shape, 1, out, "ci_tensor_new_like");
+}
+
+int ci_tensor_from_floats(int ndim, const int64_t *shape, const float *src, ci_tensor **out) {
+  int rc = tensor_alloc(ndim, shape, 0, out, "ci_tensor_from_floats");
+  if (rc) return rc;
+  if ((*out)->nel) {
+    if (!src) {
+      ci_tensor_release(*out); *out = NULL;
+      return ci_set_error(CI_EINVAL, "ci_tensor_from_floats: src is NULL");
+    }
+    memcpy((*out)->data, src, (size_t)(*out)->nel * sizeof(float));
+  }
+  return CI_OK;
+}
+
+int ci_tensor_from_doubles(int ndim, const int64_t *shape, const double *src, ci_tensor **out) {
+  int rc = tensor_alloc(ndim, shape, 0, out, "ci_tensor_from_doubles");
+  if (rc) return rc;
+  if ((*out)->nel && !src) {
+    ci_tensor_release(*out); *out = NULL;
+    return ci_set_error(CI_EINVAL, "ci_tensor_from_doubles: src is NULL");
+  }
+  for (int64_t i = 0; i < (*out)->nel; i++) (*out)->data[i] = (float)src[i];
+  return CI_OK;
+}
+
+int ci_tensor_full(int ndim, const int64_t *shape, double v, ci_tensor **out) {
+  int rc = tensor_alloc(ndim, shape, 0, out, "ci_tensor_full");
+  if (rc) return rc;
+  float f = (float)v;
+  for (int64_t i = 0; i < (*out)->nel; i++) (*out)->data[i] = f;
+  return CI_OK;
+}
+
+int ci_tensor_rand(int ndim, const int64_t *shape, ci_tensor **out) {
+  int rc = tensor_alloc(ndim, shape, 0, out, "ci_tensor_rand");
+  if (rc) return rc;
+  for (int64_t i = 0; i < (*out)->nel; i++) (*out)->data[i] = (float)ci_rng_uniform();
+  return CI_OK;
+}
+
+int ci_tensor_randn(int ndim, const int64_t *shape, ci_tensor **out) {
+  int rc = tensor_alloc(ndim, shape, 0, out, "ci_tensor_randn");
+  if (rc) return rc;
+  for (int64_t i = 0; i < (*out)->nel; i++) (*out)->data[i] = (float)ci_rng_normal();
+  return CI_OK;
+}
+
+void ci_tensor_retain(ci_tensor *t) {
+  if (t) t->refcount++;
+}
+
+void ci_tensor_release(ci_tensor *t) {
+  if (!t) return;
+  if (--t->refcount > 0) return;
+  if (t->grad_t) ci_tensor_release(t->grad_t);
+  if (t->grad_fn) ci_node_release(t->grad_fn);
+  ci_free_aligned(t->data);
+  free(t);
+}
