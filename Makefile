@@ -65,7 +65,7 @@ $(BUILD)/lua/cinterp/cdef.lua: core/cinterp.h
 	@mkdir -p $(dir $@)
 	@{ echo "-- generated from core/cinterp.h by the Makefile: do not edit"; \
 	   echo "return [==["; \
-	   sed -n '/CI_FFI_BEGIN/,/CI_FFI_END/p' $< | grep -v 'CI_FFI_'; \
+	   sed -n '/^\/\* CI_FFI_BEGIN/,/^\/\* CI_FFI_END/p' $< | grep -v 'CI_FFI_'; \
 	   echo "]==]"; } > $@
 
 $(BUILD)/obj:

@@ -2,7 +2,24 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
+
+/* ci_tensor_fields (what LuaJIT reads) must mirror struct ci_tensor. */
+#define CI_SAME_FIELD(f) \
+  _Static_assert(offsetof(ci_tensor_fields, f) == offsetof(struct ci_tensor, f), \
+                 "ci_tensor_fields." #f " differs from struct ci_tensor")
+CI_SAME_FIELD(data);
+CI_SAME_FIELD(nel);
+CI_SAME_FIELD(shape);
+CI_SAME_FIELD(ndim);
+CI_SAME_FIELD(refcount);
+CI_SAME_FIELD(grad_on);
+CI_SAME_FIELD(on_device);
+CI_SAME_FIELD(grad_t);
+CI_SAME_FIELD(grad_fn);
+_Static_assert(sizeof(ci_tensor_fields) == sizeof(struct ci_tensor),
+               "ci_tensor_fields differs from struct ci_tensor");
 
 void *ci_alloc_aligned(size_t n, int *ok) {
   *ok = 1;
@@ -116,11 +133,37 @@ void ci_tensor_retain(ci_tensor *t) {
   if (t) t->refcount++;
 }
 
-void ci_tensor_release(ci_tensor *t) {
-  if (!t) return;
-  if (--t->refcount > 0) return;
+/* Freeing a tensor releases its tape node, which releases the node's inputs, and so
+ * on down the graph. To keep the C stack flat for long graphs, tensors whose count
+ * drops to zero while a release is in progress are queued and freed by the
+ * outermost call. */
+static _Thread_local int releasing;
+static _Thread_local ci_tensor **pending;
+static _Thread_local size_t n_pending, cap_pending;
+
+static void tensor_free(ci_tensor *t) {
   if (t->grad_t) ci_tensor_release(t->grad_t);
   if (t->grad_fn) ci_node_release(t->grad_fn);
   ci_free_aligned(t->data);
   free(t);
+}
+
+void ci_tensor_release(ci_tensor *t) {
+  if (!t) return;
+  if (--t->refcount > 0) return;
+  if (releasing) {
+    if (n_pending == cap_pending) {
+      size_t cap = cap_pending ? 2 * cap_pending : 64;
+      ci_tensor **p = realloc(pending, cap * sizeof *p);
+      if (!p) { tensor_free(t); return; }   /* out of memory: free it right here */
+      pending = p;
+      cap_pending = cap;
+    }
+    pending[n_pending++] = t;
+    return;
+  }
+  releasing = 1;
+  tensor_free(t);
+  while (n_pending) tensor_free(pending[--n_pending]);
+  releasing = 0;
 }

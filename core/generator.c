@@ -1,0 +1,131 @@
+/* generator.c: the seeded random connectome generator of the benchmark, with
+ * the statistics of ../shared/bench/REFERENCE.md: lognormal in-degrees scaled
+ * to the target number of connections, presynaptic partners uniform at random,
+ * lognormal synapse counts, duplicates merged, rows normalised to sum 1, 30 %
+ * of presynaptic neurons inhibitory; sensory neurons 5 % drawn uniformly. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct { uint64_t s[4]; } gen_rng;
+
+static uint64_t gen_next(gen_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+  return result;
+}
+
+static void gen_seed(gen_rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++) {
+    uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    r->s[i] = z ^ (z >> 31);
+  }
+}
+
+static double gen_uniform(gen_rng *r) { return (double)(gen_next(r) >> 11) * 0x1.0p-53; }
+
+static double gen_normal(gen_rng *r) {
+  double u1 = gen_uniform(r), u2 = gen_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out) {
+  const char *where = "ci_random_connectome";
+  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
+  *out = NULL;
+  if (n < 2) return ci_set_error(CI_EINVAL, "%s: n = %d, expected >= 2", where, n);
+  if (nnz < 1 || nnz > (int64_t)INT32_MAX)
+    return ci_set_error(CI_EINVAL, "%s: nnz = %lld is out of range 1..%d", where,
+                        (long long)nnz, INT32_MAX);
+  gen_rng r;
+  gen_seed(&r, seed);
+  double *deg = malloc(sizeof(double) * (size_t)n);
+  int64_t *rowptr = calloc((size_t)n + 1, sizeof(int64_t));
+  if (!deg || !rowptr) { free(deg); free(rowptr); return ci_set_error(CI_ENOMEM, "%s: out of memory", where); }
+  double total = 0;
+  for (int32_t i = 0; i < n; i++) { deg[i] = exp(gen_normal(&r)); total += deg[i]; }
+  for (int32_t i = 0; i < n; i++) {
+    double k = floor(deg[i] / total * (double)nnz + 0.5);
+    if (k < 1) k = 1;
+    if (k > n - 1) k = n - 1;
+    rowptr[i + 1] = rowptr[i] + (int64_t)k;
+  }
+  free(deg);
+  int64_t cap = rowptr[n];
+  int32_t *col = malloc(sizeof(int32_t) * (size_t)cap);
+  float *val = malloc(sizeof(float) * (size_t)cap);
+  float *sign = malloc(sizeof(float) * (size_t)n);
+  double *cnt = NULL;
+  if (!col || !val || !sign) goto oom;
+  for (int32_t j = 0; j < n; j++) sign[j] = gen_uniform(&r) < 0.3 ? -1.0f : 1.0f;
+  int64_t w = 0;
+  int64_t maxk = 0;
+  for (int32_t i = 0; i < n; i++) if (rowptr[i + 1] - rowptr[i] > maxk) maxk = rowptr[i + 1] - rowptr[i];
+  cnt = malloc(sizeof(double) * (size_t)(maxk ? maxk : 1));
+  int32_t *tmp = malloc(sizeof(int32_t) * (size_t)(maxk ? maxk : 1));
+  if (!cnt || !tmp) { free(tmp); goto oom; }
+  int64_t start = 0;
+  for (int32_t i = 0; i < n; i++) {
+    int64_t k = rowptr[i + 1] - start;
+    for (int64_t e = 0; e < k; e++) tmp[e] = (int32_t)(gen_next(&r) % (uint64_t)n);
+    qsort(tmp, (size_t)k, sizeof(int32_t), cmp_i32);
+    /* counts are drawn per connection in sorted order, duplicates summed */
+    int64_t row0 = w, m = 0;
+    double sum = 0;
+    for (int64_t e = 0; e < k; e++) {
+      double c = exp(gen_normal(&r));
+      sum += c;
+      if (m > 0 && col[w - 1] == tmp[e]) { cnt[m - 1] += c; continue; }
+      col[w] = tmp[e]; cnt[m] = c; w++; m++;
+    }
+    for (int64_t e = 0; e < m; e++) val[row0 + e] = (float)(cnt[e] / sum) * sign[col[row0 + e]];
+    start = rowptr[i + 1];
+    rowptr[i + 1] = w;
+  }
+  free(tmp);
+  free(cnt); cnt = NULL;
+  ci_csr *m = calloc(1, sizeof *m);
+  if (!m) goto oom;
+  m->nrows = m->ncols = n;
+  m->nnz = w;
+  m->rowptr = rowptr;
+  m->colidx = realloc(col, sizeof(int32_t) * (size_t)(w ? w : 1));
+  m->vals = realloc(val, sizeof(float) * (size_t)(w ? w : 1));
+  m->refcount = 1;
+  free(sign);
+  *out = m;
+  return CI_OK;
+oom:
+  free(rowptr); free(col); free(val); free(sign); free(cnt);
+  return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld connections", where, (long long)nnz);
+}
+
+int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out) {
+  if (!out || count < 0 || count > n)
+    return ci_set_error(CI_EINVAL, "ci_random_sensory: count = %d is out of range 0..%d", count, n);
+  gen_rng r;
+  gen_seed(&r, seed ^ 0x5EED5EEDull);
+  int32_t *perm = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!perm) return ci_set_error(CI_ENOMEM, "ci_random_sensory: out of memory");
+  for (int32_t i = 0; i < n; i++) perm[i] = i;
+  for (int32_t i = 0; i < count; i++) {
+    int32_t j = i + (int32_t)(gen_next(&r) % (uint64_t)(n - i));
+    int32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+  }
+  memcpy(out, perm, sizeof(int32_t) * (size_t)count);
+  free(perm);
+  qsort(out, (size_t)count, sizeof(int32_t), cmp_i32);
+  return CI_OK;
+}

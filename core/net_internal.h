@@ -1,0 +1,71 @@
+/* net_internal.h: the network object and the state a recorded forward keeps
+ * for its backward; shared by net.c, net_forward.c and net_backward.c. */
+#ifndef CI_NET_INTERNAL_H
+#define CI_NET_INTERNAL_H
+
+#include "internal.h"
+
+struct ci_net {
+  int32_t refcount;
+  int32_t kind;            /* CI_NET_MULTILAYERED / CI_NET_LINEAR */
+  int32_t n;               /* neurons */
+  int32_t num_layers;
+  float threshold;
+  int32_t n_sensory;
+  int32_t *sensory;        /* slot -> neuron */
+  int32_t *slot_of;        /* neuron -> slot or -1 */
+  int32_t n_groups;        /* 0 = no groups */
+  int32_t *group_of;       /* neuron -> group (n_groups > 0) */
+  float slope0, bias0, tau0;  /* scalars used without groups */
+  ci_csr *w, *wt;          /* ordinary weights and their transpose */
+  ci_csr *wd, *wdt;        /* divisive weights (post x pre) and transpose, or NULL */
+  ci_tensor *param[4];     /* slope, raw_bias, tau_param, div_strength (n_groups each) */
+  int64_t last_stored_bytes;
+};
+
+/* Per-neuron parameters expanded for one pass (a snapshot at forward time). */
+typedef struct net_coeffs {
+  float *k;      /* slope */
+  float *c;      /* bias */
+  float *tau;    /* effective tau */
+  float *sig;    /* divisive strength of each neuron's group (as a pre), or NULL */
+} net_coeffs;
+
+/* Everything a pass needs: the network, the snapshot, the input, the
+ * manipulations sorted by layer. */
+typedef struct net_pass {
+  ci_net *net;
+  int64_t B;
+  int32_t L;
+  const float *u;          /* input (B, S, L) */
+  net_coeffs co;
+  ci_manip *manip;         /* copy, sorted by layer */
+  int64_t n_manip;
+  int64_t *manip_start;    /* L + 1 offsets into manip per layer */
+} net_pass;
+
+/* The state a recorded forward keeps (the tape node's ctx). */
+typedef struct net_state {
+  net_pass pass;
+  int32_t ck;              /* checkpoint interval (0 = keep everything) */
+  float **x;               /* L + 1 slabs n x B (NULL where not kept) */
+  float **p;               /* L slabs (index t-1 for step t), NULL where not kept */
+  ci_tensor *input;        /* retained */
+} net_state;
+
+int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
+                  int64_t n_manip, const char *where);
+void net_pass_free(net_pass *ps);
+/* x0 (n x B) from the input's first layer. */
+void net_place_input(const net_pass *ps, float *x0);
+/* One step t (1-based): x_prev -> x (and p, if p != NULL). */
+void net_step_forward(const net_pass *ps, int32_t t, const float *x_prev, float *x, float *p);
+void net_state_free(net_state *st);
+/* Backward over a state: grad_out (B, n, L) -> grads (each optional). */
+int net_backward(net_state *st, const float *grad_out, float *grad_u, float *grad_x,
+                 double *g_k, double *g_c, double *g_tau, double *g_sig);
+/* Reduces per-neuron gradient sums into parameter gradients (double -> tensor grads). */
+int net_accumulate_param_grads(ci_net *net, const net_coeffs *co, double *g_k, double *g_c,
+                               double *g_tau, double *g_sig, ci_tensor **grads_out);
+
+#endif

@@ -1,0 +1,711 @@
+-- cinterp.tensor: the Lua face of the engine's dense float32 tensors (core/tensor*.c):
+-- constructors (ci.tensor, ci.zeros, ...), the metatype of ci_tensor* (methods,
+-- arithmetic operators with broadcasting, printing) and ci.cat / ci.stack / ci.where.
+-- Indices and dims are 1-based here; the C layer is 0-based.
+local engine = require "cinterp.ffi"
+local ffi, C = engine.ffi, engine.C
+
+local M = {}               -- internals shared with the other modules (ci._tensor)
+local methods = {}         -- t:method(...)
+M.methods = methods
+
+local box = ffi.new("ci_tensor*[1]")
+local box2 = ffi.new("ci_tensor*[1]")
+local shape_buf = ffi.new("int64_t[4]")
+local tensor_ptr = ffi.typeof("ci_tensor*")
+
+local floor, huge = math.floor, math.huge
+local fmt = string.format
+local select, type, tonumber = select, type, tonumber
+
+-- Memory pressure: the Lua GC does not see the C buffers behind tensors, so we
+-- count the bytes handed to Lua and run a collection every GC_BYTES of them.
+local GC_BYTES = 512 * 1024 * 1024
+local pending = 0
+
+-- Wraps a new reference from C so that Lua's GC releases it.
+local function wrap(p)
+  pending = pending + tonumber(p.nel) * 4
+  if pending > GC_BYTES then
+    pending = 0
+    collectgarbage()
+  end
+  return ffi.gc(p, C.ci_tensor_release)
+end
+M.wrap = wrap
+
+-- Raises the engine's last error under the Lua name `where` (the C function's
+-- name is replaced by it).
+local function fail(where, level)
+  local msg = ffi.string(C.ci_last_error()):gsub("^ci_[%w_]+: ", "")
+  error(where .. ": " .. msg, (level or 2) + 1)
+end
+M.fail = fail
+
+local function is_tensor(x) return type(x) == "cdata" and ffi.istype(tensor_ptr, x) end
+M.is_tensor = is_tensor
+
+local function typename(x)
+  if is_tensor(x) then return "tensor" end
+  return type(x)
+end
+
+local function check_tensor(x, where, what)
+  if not is_tensor(x) then
+    error(fmt("%s: %s must be a tensor, got %s", where, what, typename(x)), 3)
+  end
+  return x
+end
+
+-- Runs f(args..., box) and returns the new tensor in box.
+local function call1(where, rc)
+  if rc ~= 0 then fail(where, 3) end
+  return wrap(box[0])
+end
+
+local function shape_of(t)
+  local s = {}
+  for i = 0, t.ndim - 1 do s[i + 1] = tonumber(t.shape[i]) end
+  return s
+end
+
+local function shape_string(t)
+  local s = shape_of(t)
+  return "(" .. table.concat(s, "x") .. ")"
+end
+M.shape_string = shape_string
+
+-- Sizes given as numbers or as one table; checked.
+local function sizes(where, ...)
+  local n = select("#", ...)
+  local list = { ... }
+  if n == 1 and type(list[1]) == "table" then
+    list = list[1]
+    n = #list
+  end
+  if n > 4 then error(fmt("%s: at most 4 dimensions, got %d sizes", where, n), 3) end
+  for i = 1, n do
+    local s = list[i]
+    if type(s) ~= "number" or s < 0 or s % 1 ~= 0 then
+      error(fmt("%s: size %d = %s must be a non-negative integer", where, i, tostring(s)), 3)
+    end
+    shape_buf[i - 1] = s
+  end
+  return n
+end
+
+local function new_zeros(where, n)
+  return call1(where, C.ci_tensor_new(n, shape_buf, box))
+end
+
+-- dim argument (1-based, negative counts from the end) -> 0-based C dim.
+local function cdim(t, dim, where, argname)
+  local nd = t.ndim
+  if type(dim) ~= "number" or dim % 1 ~= 0 then
+    error(fmt("%s: %s must be an integer, got %s", where, argname or "dim", tostring(dim)), 3)
+  end
+  if dim < 0 then dim = nd + dim + 1 end
+  if dim < 1 or dim > nd then
+    error(fmt("%s: %s = %d is out of range 1..%d", where, argname or "dim", dim, nd), 3)
+  end
+  return dim - 1
+end
+
+----------------------------------------------------------------------- constructors
+
+-- ci.tensor(nested table | number | tensor)
+local function from_table(x)
+  local where = "ci.tensor"
+  if type(x) == "number" then
+    return call1(where, C.ci_tensor_full(0, nil, x, box))
+  end
+  if is_tensor(x) then return x:detach() end
+  if type(x) ~= "table" then
+    error(fmt("%s: expected a (nested) table of numbers or a number, got %s", where, type(x)), 2)
+  end
+  local shape, v = {}, x
+  while type(v) == "table" do
+    shape[#shape + 1] = #v
+    if #shape > 4 then error(where .. ": at most 4 dimensions", 2) end
+    if #v == 0 then break end
+    v = v[1]
+  end
+  local nd = #shape
+  for i = 1, nd do shape_buf[i - 1] = shape[i] end
+  local t = new_zeros(where, nd)
+  local data, k = t.data, 0
+  local path = {}
+  local function pos(d)
+    local p = {}
+    for i = 1, d do p[i] = "[" .. path[i] .. "]" end
+    return table.concat(p)
+  end
+  local function walk(v, d)
+    if d > nd then
+      if type(v) ~= "number" then
+        error(fmt("%s: element %s is a %s, expected a number", where, pos(d - 1), typename(v)), 0)
+      end
+      data[k] = v
+      k = k + 1
+      return
+    end
+    local label = d == 2 and ("row " .. path[1]) or ("entry " .. pos(d - 1))
+    if type(v) ~= "table" then
+      error(fmt("%s: %s is a %s, expected a table of %d elements", where, label, typename(v),
+                shape[d]), 0)
+    end
+    if #v ~= shape[d] then
+      error(fmt("%s: %s has %d elements, expected %d", where, label, #v, shape[d]), 0)
+    end
+    for i = 1, #v do
+      path[d] = i
+      walk(v[i], d + 1)
+    end
+  end
+  local ok, err = pcall(walk, x, 1)
+  if not ok then error(err, 2) end
+  return t
+end
+
+local function filled(where, v, ...)
+  local n = sizes(where, ...)
+  return call1(where, C.ci_tensor_full(n, shape_buf, v, box))
+end
+
+local function zeros(...) return filled("ci.zeros", 0, ...) end
+local function ones(...) return filled("ci.ones", 1, ...) end
+local function full(v, ...)
+  if type(v) ~= "number" then error("ci.full: v must be a number, got " .. typename(v), 2) end
+  return filled("ci.full", v, ...)
+end
+local function rand(...)
+  local n = sizes("ci.rand", ...)
+  return call1("ci.rand", C.ci_tensor_rand(n, shape_buf, box))
+end
+local function randn(...)
+  local n = sizes("ci.randn", ...)
+  return call1("ci.randn", C.ci_tensor_randn(n, shape_buf, box))
+end
+
+-- ci.arange(stop) = 0..stop-1, ci.arange(start, stop, step?) as torch (values, not indices).
+local function arange(a, b, step)
+  if b == nil then a, b = 0, a end
+  step = step or 1
+  for i, v in ipairs { a, b, step } do
+    if type(v) ~= "number" then error(fmt("ci.arange: argument %d must be a number", i), 2) end
+  end
+  if step == 0 then error("ci.arange: step must not be 0", 2) end
+  local n = math.max(0, math.ceil((b - a) / step))
+  shape_buf[0] = n
+  local t = new_zeros("ci.arange", 1)
+  for i = 0, n - 1 do t.data[i] = a + i * step end
+  return t
+end
+
+----------------------------------------------------------------------- inspection
+
+function methods.dim(t) return t.ndim end
+function methods.numel(t) return tonumber(t.nel) end
+
+function methods.size(t, k)
+  if k == nil then return shape_of(t) end
+  return tonumber(t.shape[cdim(t, k, "tensor:size", "k")])
+end
+
+function methods.float_ptr(t) return t.data end
+
+-- flat 0-based offset of 1-based indices, checked.
+local function offset(t, where, ...)
+  local nd = t.ndim
+  local n = select("#", ...)
+  if n ~= nd then
+    error(fmt("%s: the tensor has %d dimensions, got %d indices", where, nd, n), 3)
+  end
+  local off = 0
+  for k = 1, nd do
+    local i = select(k, ...)
+    local s = tonumber(t.shape[k - 1])
+    if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+      error(fmt("%s: index %d = %s is out of range 1..%d", where, k, tostring(i), s), 3)
+    end
+    off = off * s + (i - 1)
+  end
+  return off
+end
+
+function methods.get(t, ...) return t.data[offset(t, "tensor:get", ...)] end
+
+function methods.set(t, v, ...)
+  if type(v) ~= "number" then error("tensor:set: v must be a number, got " .. typename(v), 2) end
+  t.data[offset(t, "tensor:set", ...)] = v
+  return t
+end
+
+function methods.item(t)
+  if t.nel ~= 1 then
+    error(fmt("tensor:item: the tensor has %d elements, expected 1", tonumber(t.nel)), 2)
+  end
+  return t.data[0]
+end
+
+function methods.totable(t)
+  local nd, data = t.ndim, t.data
+  if nd == 0 then return data[0] end
+  local s = shape_of(t)
+  local k = 0
+  local function build(d)
+    local r = {}
+    if d == nd then
+      for i = 1, s[d] do r[i] = data[k]; k = k + 1 end
+    else
+      for i = 1, s[d] do r[i] = build(d + 1) end
+    end
+    return r
+  end
+  return build(1)
+end
+
+----------------------------------------------------------------------- copies, in place
+
+function methods.clone(t) return call1("tensor:clone", C.ci_tensor_clone(t, box)) end
+function methods.detach(t) return call1("tensor:detach", C.ci_tensor_detach(t, box)) end
+
+function methods.fill(t, v)
+  if type(v) ~= "number" then error("tensor:fill: v must be a number, got " .. typename(v), 2) end
+  if C.ci_tensor_fill_(t, v) ~= 0 then fail("tensor:fill") end
+  return t
+end
+function methods.zero(t) return methods.fill(t, 0) end
+
+function methods.copy(t, src)
+  if type(src) == "table" then src = from_table(src) end
+  check_tensor(src, "tensor:copy", "src")
+  if C.ci_tensor_copy_(t, src) ~= 0 then fail("tensor:copy") end
+  return t
+end
+
+-- t:add_(u, alpha?): t += alpha * u in place (not recorded; for optimisers).
+function methods.add_(t, u, alpha)
+  check_tensor(u, "tensor:add_", "u")
+  if C.ci_tensor_add_(t, u, alpha or 1) ~= 0 then fail("tensor:add_") end
+  return t
+end
+
+----------------------------------------------------------------------- arithmetic
+
+local OP = { add = 0, sub = 1, mul = 2, div = 3, pow = 4, rsub = 5, rdiv = 6, rpow = 7,
+             gt = 8, ge = 9, lt = 10, le = 11, eq = 12, ne = 13, maximum = 14, minimum = 15 }
+
+local function binop(op, rop, where)
+  return function(a, b)
+    if type(b) == "number" and is_tensor(a) then
+      return call1(where, C.ci_tensor_scalar_op(op, a, b, box))
+    elseif type(a) == "number" and is_tensor(b) then
+      return call1(where, C.ci_tensor_scalar_op(rop, b, a, box))
+    elseif is_tensor(a) and is_tensor(b) then
+      return call1(where, C.ci_tensor_binary(op, a, b, box))
+    end
+    local bad = is_tensor(a) and b or a
+    error(fmt("%s: expected tensors or numbers, got %s", where, typename(bad)), 2)
+  end
+end
+
+local add = binop(OP.add, OP.add, "tensor +")
+local sub = binop(OP.sub, OP.rsub, "tensor -")
+local mul = binop(OP.mul, OP.mul, "tensor *")
+local div = binop(OP.div, OP.rdiv, "tensor /")
+local pow = binop(OP.pow, OP.rpow, "tensor:pow")
+methods.add, methods.sub, methods.mul, methods.div, methods.pow = add, sub, mul, div, pow
+methods.maximum = binop(OP.maximum, OP.maximum, "tensor:maximum")
+methods.minimum = binop(OP.minimum, OP.minimum, "tensor:minimum")
+for _, name in ipairs { "gt", "ge", "lt", "le", "eq", "ne" } do
+  methods[name] = binop(OP[name], OP[name], "tensor:" .. name)
+end
+-- with a number on the left the comparison flips
+methods.gt = binop(OP.gt, OP.lt, "tensor:gt")
+methods.ge = binop(OP.ge, OP.le, "tensor:ge")
+methods.lt = binop(OP.lt, OP.gt, "tensor:lt")
+methods.le = binop(OP.le, OP.ge, "tensor:le")
+
+local UN = { neg = 0, abs = 1, sqrt = 2, exp = 3, log = 4, tanh = 5, relu = 6, sign = 7,
+             sigmoid = 8 }
+for name, code in pairs(UN) do
+  local where = "tensor:" .. name
+  methods[name] = function(t)
+    check_tensor(t, where, "self")
+    return call1(where, C.ci_tensor_unary(code, t, box))
+  end
+end
+
+function methods.clamp(t, lo, hi)
+  if lo ~= nil and type(lo) ~= "number" then error("tensor:clamp: lo must be a number or nil", 2) end
+  if hi ~= nil and type(hi) ~= "number" then error("tensor:clamp: hi must be a number or nil", 2) end
+  return call1("tensor:clamp", C.ci_tensor_clamp(t, lo or -huge, hi or huge, box))
+end
+
+function methods.matmul(a, b)
+  check_tensor(b, "tensor:matmul", "other")
+  return call1("tensor:matmul", C.ci_tensor_matmul(a, b, box))
+end
+
+----------------------------------------------------------------------- reductions
+
+local function reducer(name, cfn)
+  local where = "tensor:" .. name
+  return function(t, dim)
+    local d = dim == nil and -1 or cdim(t, dim, where)
+    return call1(where, cfn(t, d, box))
+  end
+end
+methods.sum = reducer("sum", C.ci_tensor_sum)
+methods.mean = reducer("mean", C.ci_tensor_mean)
+
+-- t:max() -> 0-d tensor; t:max(dim) -> values, indices (1-based, a float tensor)
+local function extreme(name, cfn)
+  local where = "tensor:" .. name
+  return function(t, dim)
+    if dim == nil then
+      if cfn(t, -1, box, nil) ~= 0 then fail(where) end
+      return wrap(box[0])
+    end
+    local d = cdim(t, dim, where)
+    if cfn(t, d, box, box2) ~= 0 then fail(where) end
+    local v, i = wrap(box[0]), wrap(box2[0])
+    local data = i.data
+    for k = 0, tonumber(i.nel) - 1 do data[k] = data[k] + 1 end
+    return v, i
+  end
+end
+methods.max = extreme("max", C.ci_tensor_max)
+methods.min = extreme("min", C.ci_tensor_min)
+
+function methods.norm(t, p)
+  p = p or 2
+  if type(p) ~= "number" then error("tensor:norm: p must be a number", 2) end
+  return call1("tensor:norm", C.ci_tensor_norm(t, p, box))
+end
+
+----------------------------------------------------------------------- indexing, shapes
+
+function methods.select(t, dim, i)
+  local d = cdim(t, dim, "tensor:select")
+  local s = tonumber(t.shape[d])
+  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+    error(fmt("tensor:select: index %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
+  end
+  return call1("tensor:select", C.ci_tensor_select(t, d, i - 1, box))
+end
+
+function methods.narrow(t, dim, i, len)
+  local d = cdim(t, dim, "tensor:narrow")
+  local s = tonumber(t.shape[d])
+  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s + 1 then
+    error(fmt("tensor:narrow: start %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
+  end
+  if type(len) ~= "number" or len % 1 ~= 0 or len < 0 or i - 1 + len > s then
+    error(fmt("tensor:narrow: length %s from %d exceeds size %d of dim %d", tostring(len), i, s,
+              d + 1), 2)
+  end
+  return call1("tensor:narrow", C.ci_tensor_narrow(t, d, i - 1, len, box))
+end
+
+function methods.index(t, dim, idx)
+  local where = "tensor:index"
+  local d = cdim(t, dim, where)
+  local s = tonumber(t.shape[d])
+  local n, get
+  if is_tensor(idx) then
+    if idx.ndim > 1 then error(where .. ": idx must be 1-d", 2) end
+    n = tonumber(idx.nel)
+    get = function(k) return idx.data[k - 1] end
+  elseif type(idx) == "table" then
+    n = #idx
+    get = function(k) return idx[k] end
+  else
+    error(where .. ": idx must be a Lua array or a tensor of 1-based indices, got " .. typename(idx), 2)
+  end
+  local buf = ffi.new("int64_t[?]", math.max(n, 1))
+  for k = 1, n do
+    local v = get(k)
+    if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > s then
+      error(fmt("%s: idx[%d] = %s is out of range 1..%d", where, k, tostring(v), s), 2)
+    end
+    buf[k - 1] = v - 1
+  end
+  return call1(where, C.ci_tensor_index_select(t, d, buf, n, box))
+end
+
+local function reshape(t, ...)
+  local where = "tensor:reshape"
+  local n = select("#", ...)
+  local list = { ... }
+  if n == 1 and type(list[1]) == "table" then list = list[1]; n = #list end
+  if n > 4 then error(where .. ": at most 4 dimensions", 2) end
+  for i = 1, n do
+    local s = list[i]
+    if type(s) ~= "number" or s % 1 ~= 0 or s < -1 then
+      error(fmt("%s: size %d = %s must be a non-negative integer or -1", where, i, tostring(s)), 2)
+    end
+    shape_buf[i - 1] = s
+  end
+  return call1(where, C.ci_tensor_reshape(t, n, shape_buf, box))
+end
+methods.reshape, methods.view = reshape, reshape
+
+function methods.flatten(t) return reshape(t, -1) end
+
+function methods.unsqueeze(t, dim)
+  local nd = t.ndim
+  if type(dim) ~= "number" or dim % 1 ~= 0 then error("tensor:unsqueeze: dim must be an integer", 2) end
+  if dim < 0 then dim = nd + dim + 2 end
+  if dim < 1 or dim > nd + 1 then
+    error(fmt("tensor:unsqueeze: dim = %d is out of range 1..%d", dim, nd + 1), 2)
+  end
+  local s = shape_of(t)
+  table.insert(s, dim, 1)
+  return reshape(t, s)
+end
+
+function methods.squeeze(t, dim)
+  local s, r = shape_of(t), {}
+  if dim ~= nil then
+    local d = cdim(t, dim, "tensor:squeeze") + 1
+    for i = 1, #s do if i ~= d or s[i] ~= 1 then r[#r + 1] = s[i] end end
+  else
+    for i = 1, #s do if s[i] ~= 1 then r[#r + 1] = s[i] end end
+  end
+  return reshape(t, r)
+end
+
+local perm_buf = ffi.new("int32_t[4]")
+function methods.permute(t, ...)
+  local where = "tensor:permute"
+  local list = { ... }
+  if #list == 1 and type(list[1]) == "table" then list = list[1] end
+  if #list ~= t.ndim then
+    error(fmt("%s: the tensor has %d dimensions, got %d", where, t.ndim, #list), 2)
+  end
+  for k = 1, #list do perm_buf[k - 1] = cdim(t, list[k], where, "dims[" .. k .. "]") end
+  return call1(where, C.ci_tensor_permute(t, perm_buf, box))
+end
+
+function methods.transpose(t, d1, d2)
+  local where = "tensor:transpose"
+  local a, b = cdim(t, d1, where, "dim1"), cdim(t, d2, where, "dim2")
+  for k = 0, t.ndim - 1 do perm_buf[k] = k end
+  perm_buf[a], perm_buf[b] = b, a
+  return call1(where, C.ci_tensor_permute(t, perm_buf, box))
+end
+
+function methods.t(t)
+  if t.ndim ~= 2 then error("tensor:t: expects a 2-d tensor, got " .. shape_string(t), 2) end
+  return methods.transpose(t, 1, 2)
+end
+
+-- ci.cat(list, dim = 1)
+local function cat(list, dim)
+  local where = "ci.cat"
+  if type(list) ~= "table" or #list == 0 then
+    error(where .. ": list must be a non-empty Lua array of tensors", 2)
+  end
+  local n = #list
+  local arr = ffi.new("ci_tensor*[?]", n)
+  for k = 1, n do
+    if not is_tensor(list[k]) then
+      error(fmt("%s: list[%d] is a %s, expected a tensor", where, k, typename(list[k])), 2)
+    end
+    arr[k - 1] = list[k]
+  end
+  local d = cdim(list[1], dim or 1, where)
+  local rc = C.ci_tensor_cat(n, arr, d, box)
+  local _ = list   -- keeps the tensors alive across the call
+  if rc ~= 0 then fail(where) end
+  return wrap(box[0])
+end
+
+-- ci.stack(list, dim = 1): a new dimension at dim.
+local function stack(list, dim)
+  local where = "ci.stack"
+  if type(list) ~= "table" or #list == 0 then
+    error(where .. ": list must be a non-empty Lua array of tensors", 2)
+  end
+  dim = dim or 1
+  local parts = {}
+  for k = 1, #list do
+    if not is_tensor(list[k]) then
+      error(fmt("%s: list[%d] is a %s, expected a tensor", where, k, typename(list[k])), 2)
+    end
+    local s1, sk = shape_string(list[1]), shape_string(list[k])
+    if s1 ~= sk then
+      error(fmt("%s: list[%d] has shape %s, list[1] has %s", where, k, sk, s1), 2)
+    end
+    parts[k] = methods.unsqueeze(list[k], dim)
+  end
+  return cat(parts, dim)
+end
+
+local function as_tensor(x, where, what)
+  if type(x) == "number" then return call1(where, C.ci_tensor_full(0, nil, x, box)) end
+  return check_tensor(x, where, what)
+end
+
+-- ci.where(mask, a, b): a where mask ~= 0, else b (numbers allowed).
+local function where_(mask, a, b)
+  local w = "ci.where"
+  mask = check_tensor(mask, w, "mask")
+  a, b = as_tensor(a, w, "a"), as_tensor(b, w, "b")
+  return call1(w, C.ci_tensor_where(mask, a, b, box))
+end
+
+----------------------------------------------------------------------- printing
+
+local MAX_ROWS, MAX_COLS, MAX_SLICES, EDGE = 10, 10, 6, 3
+
+local function num_str(v)
+  if v ~= v then return "nan" end
+  if v == huge then return "inf" end
+  if v == -huge then return "-inf" end
+  return fmt("%.4g", v)
+end
+
+-- indices shown of a dimension of size n (a 0 entry stands for "...").
+local function shown(n, limit)
+  local r = {}
+  if n <= limit then
+    for i = 1, n do r[i] = i end
+  else
+    for i = 1, EDGE do r[#r + 1] = i end
+    r[#r + 1] = 0
+    for i = n - EDGE + 1, n do r[#r + 1] = i end
+  end
+  return r
+end
+
+local function tostring_tensor(t)
+  local s = shape_of(t)
+  local nd = #s
+  local head = fmt("ci.tensor %s float32", "(" .. table.concat(s, "x") .. ")")
+  local fn = C.ci_tensor_grad_fn_name(t)
+  if t.grad_fn ~= nil then
+    head = head .. ", grad_fn=" .. ffi.string(fn)
+  elseif t.grad_on ~= 0 then
+    head = head .. ", requires_grad"
+  end
+  if t.on_device ~= 0 then return head .. ", on the GPU" end
+  local data = t.data
+  if nd == 0 then return head .. "\n" .. num_str(data[0]) end
+  if t.nel == 0 then return head .. "\n[]" end
+  -- the rows x cols matrix of a slice: 1-d is one row
+  local rows = nd >= 2 and s[nd - 1] or 1
+  local cols = s[nd]
+  local ri, ci = shown(rows, MAX_ROWS), shown(cols, MAX_COLS)
+  -- the slices of the leading dims
+  local lead = {}
+  if nd == 3 then
+    for _, i in ipairs(shown(s[1], MAX_SLICES)) do lead[#lead + 1] = { i } end
+  elseif nd == 4 then
+    for _, i in ipairs(shown(s[1], MAX_SLICES)) do
+      if i == 0 then lead[#lead + 1] = { 0 }
+      else
+        for _, j in ipairs(shown(s[2], MAX_SLICES)) do lead[#lead + 1] = { i, j } end
+      end
+    end
+  else
+    lead[1] = {}
+  end
+  -- format every shown element first, for one column width
+  local cells, width = {}, 1
+  for li, l in ipairs(lead) do
+    local skip = false
+    for _, v in ipairs(l) do if v == 0 then skip = true end end
+    if not skip then
+      local base = 0
+      if nd == 3 then base = (l[1] - 1) * rows * cols
+      elseif nd == 4 then base = ((l[1] - 1) * s[2] + (l[2] - 1)) * rows * cols end
+      cells[li] = {}
+      for a, r in ipairs(ri) do
+        cells[li][a] = {}
+        for b, c in ipairs(ci) do
+          local str = "..."
+          if r ~= 0 and c ~= 0 then str = num_str(data[base + (r - 1) * cols + (c - 1)]) end
+          if r == 0 then str = (b == 1) and "..." or "" end
+          cells[li][a][b] = str
+          if #str > width then width = #str end
+        end
+      end
+    end
+  end
+  local out = { head }
+  for li, l in ipairs(lead) do
+    if not cells[li] then
+      out[#out + 1] = "..."
+    else
+      if nd == 3 then out[#out + 1] = fmt("[%d,:,:]", l[1]) end
+      if nd == 4 then out[#out + 1] = fmt("[%d,%d,:,:]", l[1], l[2]) end
+      for a, r in ipairs(ri) do
+        if r == 0 then
+          out[#out + 1] = "  " .. fmt("%" .. width .. "s", "...")
+        else
+          local line = {}
+          for b = 1, #ci do line[b] = fmt("%" .. width .. "s", cells[li][a][b]) end
+          out[#out + 1] = "  " .. table.concat(line, "  ")
+        end
+      end
+    end
+  end
+  return table.concat(out, "\n")
+end
+M.tostring = tostring_tensor
+
+----------------------------------------------------------------------- the metatype
+
+-- ci_tensor is an incomplete type to LuaJIT (see core/cinterp.h): its fields are
+-- read and written through a cast to ci_tensor_fields*.
+local fields_ptr = ffi.typeof("ci_tensor_fields*")
+local FIELD = { data = true, nel = true, shape = true, ndim = true, refcount = true,
+                grad_on = true, on_device = true, grad_t = true, grad_fn = true }
+local cast = ffi.cast
+
+local mt = {
+  __add = add, __sub = sub, __mul = mul, __div = div, __pow = pow,
+  __unm = function(t) return methods.neg(t) end,
+  __tostring = tostring_tensor,
+  __index = function(t, k)
+    if FIELD[k] then return cast(fields_ptr, t)[k] end
+    local m = methods[k]
+    if m ~= nil then return m end
+    if k == "grad" then
+      local g = t.grad_t
+      if g == nil then return nil end
+      C.ci_tensor_retain(g)
+      return wrap(g)
+    end
+    return nil
+  end,
+  __newindex = function(t, k, v)
+    if FIELD[k] then
+      cast(fields_ptr, t)[k] = v
+      return
+    end
+    if k == "grad" and v == nil then
+      C.ci_tensor_zero_grad(t)
+      return
+    end
+    error("tensor: cannot assign the field '" .. tostring(k) .. "'", 2)
+  end,
+}
+ffi.metatype("ci_tensor", mt)
+
+return function(ci)
+  ci._tensor = M
+  ci.tensor = from_table
+  ci.zeros, ci.ones, ci.full, ci.rand, ci.randn, ci.arange = zeros, ones, full, rand, randn, arange
+  ci.is_tensor = is_tensor
+  ci.cat, ci.stack, ci.where = cat, stack, where_
+  function ci.manual_seed(s)
+    if type(s) ~= "number" or s % 1 ~= 0 then
+      error("ci.manual_seed: seed must be an integer, got " .. tostring(s), 2)
+    end
+    C.ci_manual_seed(s < 0 and s + 2 ^ 64 or s)
+  end
+end

@@ -1,0 +1,120 @@
+-- golden.lua: loads the reference cases in ../shared/golden and translates them
+-- from the reference's 0-based indices to the Lua API's 1-based ones; compares
+-- tensors with the tolerances of the golden README.
+local G = {}
+
+G.dir = os.getenv("CINTERP_GOLDEN") or "../shared/golden"
+
+function G.available()
+  local f = io.open(G.dir .. "/index.lua", "r")
+  if f then f:close() return true end
+  return false
+end
+
+G.missing_message = "golden cases not found at " .. G.dir ..
+  " (set CINTERP_GOLDEN to the folder holding index.lua)"
+
+-- Cases whose fn matches one of the given names.
+function G.cases(...)
+  local want = {}
+  for _, fn in ipairs { ... } do want[fn] = true end
+  local list = {}
+  if not G.available() then return list end
+  for _, entry in ipairs(dofile(G.dir .. "/index.lua")) do
+    if want[entry.fn] then list[#list + 1] = entry end
+  end
+  return list
+end
+
+function G.load(entry) return dofile(G.dir .. "/" .. entry.file) end
+
+-- The model of a case, as a cinterp network (1-based).
+function G.model(ci, case)
+  local w = case.weights
+  local n = w.shape[1]
+  local rows, cols, vals = {}, {}, {}
+  for k, e in ipairs(w.edges) do rows[k], cols[k], vals[k] = e[1] + 1, e[2] + 1, e[3] end
+  local W = ci.sparse(rows, cols, vals, n, w.shape[2])
+  local sens = {}
+  for s, i in ipairs(case.sensory_indices) do sens[s] = i + 1 end
+  local a = case.model_args
+  local opts = {
+    num_layers = a.num_layers, threshold = a.threshold, tanh_steepness = a.tanh_steepness,
+    default_bias = a.default_bias, tau = a.tau,
+    idx_to_group = case.idx_to_group, slope_dict = case.slope_dict, bias_dict = case.bias_dict,
+    tau_dict = case.tau_dict, divisive_normalization = case.divisive_normalization,
+    divisive_strength = case.divisive_strength,
+  }
+  local ctor = a.class == "LinearNetwork" and ci.LinearNetwork or ci.MultilayeredNetwork
+  return ctor(W, sens, opts), W
+end
+
+-- manipulate, translated: layers and batches +1; neuron keys +1 without groups.
+function G.manipulate(case)
+  local m = case.manipulate
+  if not m then return nil end
+  local grouped = case.idx_to_group ~= nil
+  local function inner(spec)
+    local out = {}
+    for key, v in pairs(spec) do
+      if type(key) == "number" and not grouped then out[key + 1] = v else out[key] = v end
+    end
+    return out
+  end
+  local res = {}
+  if case.args and case.args.manipulate_per_batch then
+    for b, layers in pairs(m) do
+      res[b + 1] = {}
+      for l, spec in pairs(layers) do res[b + 1][l + 1] = inner(spec) end
+    end
+  else
+    for l, spec in pairs(m) do res[l + 1] = inner(spec) end
+  end
+  return res
+end
+
+local function flatten(t, out)
+  out = out or {}
+  if type(t) == "table" then
+    for _, v in ipairs(t) do flatten(v, out) end
+  else
+    out[#out + 1] = t
+  end
+  return out
+end
+G.flatten = flatten
+
+-- Compares a tensor (or flat Lua array) with a nested expected table.
+-- Returns true, or false and a message naming the first mismatch.
+-- rtol/atol as in the README; boundary_ok: tolerate isolated mismatches of
+-- size <= that value (values flipping at a threshold).
+function G.compare(actual, expected, rtol, atol, boundary_ok)
+  local a = type(actual) == "table" and flatten(actual) or flatten(actual:totable())
+  local e = flatten(expected)
+  if #a ~= #e then return false, ("size %d, expected %d"):format(#a, #e) end
+  local bad, first = 0, nil
+  for k = 1, #e do
+    local x, y = a[k], e[k]
+    local ok
+    if y ~= y then ok = x ~= x
+    elseif y == math.huge or y == -math.huge then ok = x == y
+    else ok = math.abs(x - y) <= atol + rtol * math.abs(y) end
+    if not ok and boundary_ok and math.abs(x - y) <= boundary_ok + atol then
+      bad = bad + 1
+      ok = bad <= math.max(1, math.floor(#e / 1000))
+    end
+    if not ok then
+      first = first or ("element %d: got %.9g, expected %.9g"):format(k, x, y)
+      return false, first
+    end
+  end
+  return true
+end
+
+function G.max_abs(expected)
+  local m = 0
+  for _, v in ipairs(flatten(expected)) do if v == v and math.abs(v) > m and math.abs(v) < math.huge then m = math.abs(v) end end
+  return m
+end
+
+return G

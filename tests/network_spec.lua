@@ -1,0 +1,295 @@
+-- network_spec.lua: the network engine: golden forward passes and parameter
+-- gradients of the reference, an independent double-precision Lua forward,
+-- finite-difference gradient checks, checkpointing, manipulate, errors.
+local ci = require "cinterp"
+local G = require "golden"
+local R = require "refnet"
+
+local function input_tensor(rng, B, S, L)
+  local u = {}
+  for b = 1, B do
+    u[b] = {}
+    for s = 1, S do
+      u[b][s] = {}
+      for t = 1, L do u[b][s][t] = rng() < 0.6 and rng() * 0.8 or 0 end
+    end
+  end
+  return u
+end
+
+describe("network golden forward passes", function()
+  local cases = G.cases("MultilayeredNetwork.forward", "LinearNetwork.forward")
+  if #cases == 0 then pending(G.missing_message) end
+  for _, entry in ipairs(cases) do
+    it(entry.name, function()
+      local case = G.load(entry)
+      local net = G.model(ci, case)
+      local out = net:forward(ci.tensor(case.input), { manipulate = G.manipulate(case) })
+      local th = case.model_args.threshold or 0.01
+      local ok, msg = G.compare(out, case.expected.output, 1e-4, 1e-6, th)
+      assert(ok, entry.name .. ": " .. tostring(msg))
+    end)
+  end
+end)
+
+describe("network golden parameter gradients", function()
+  local cases = G.cases("param_grads")
+  if #cases == 0 then pending(G.missing_message) end
+  for _, entry in ipairs(cases) do
+    it(entry.name, function()
+      local case = G.load(entry)
+      local net = G.model(ci, case)
+      net:set_param_grads { slopes = true, raw_biases = true, divisive_strength = true, tau = true }
+      local u = ci.tensor(case.input)
+      local out = net:forward(u)
+      local sel = ci.zeros(out:size(1), out:size(2), out:size(3))
+      for _, term in ipairs(case.loss_terms) do
+        local b, i, l = term[1] + 1, term[2] + 1, term[3] + 1
+        sel:set(sel:get(b, i, l) + 1, b, i, l)
+      end
+      local loss = (out * sel):sum()
+      loss:backward()
+      assert.is_true(math.abs(loss:item() - case.expected.loss) <= 1e-4 * math.abs(case.expected.loss) + 1e-6,
+        ("loss %.9g expected %.9g"):format(loss:item(), case.expected.loss))
+      local fields = { slope = net.slope, raw_biases = net.raw_biases, tau_param = net.tau_param,
+                       divisive_strength = net.divisive_strength }
+      for name, expected in pairs(case.expected.grads) do
+        local grad = fields[name].grad
+        local scale = 0
+        for _, v in pairs(expected) do scale = math.max(scale, math.abs(v)) end
+        for group, v in pairs(expected) do
+          local gi = net.group_index[group]
+          local got = grad and grad:get(gi) or 0
+          assert(math.abs(got - v) <= 1e-3 * math.abs(v) + 1e-6 * math.max(scale, 1e-3),
+            ("%s grad of %s[%s]: got %.9g, expected %.9g"):format(entry.name, name, group, got, v))
+        end
+      end
+    end)
+  end
+end)
+
+local configs = {
+  { name = "multilayered, no groups", kind = "ml" },
+  { name = "linear, no groups", kind = "linear" },
+  { name = "multilayered, groups", kind = "ml", groups = { "A", "B", "C" } },
+  { name = "linear, groups", kind = "linear", groups = { "A", "B", "C" } },
+  { name = "multilayered, divisive", kind = "ml", groups = { "A", "B", "C" }, div = { [1] = { [2] = true, [3] = true } } },
+  { name = "linear, divisive", kind = "linear", groups = { "A", "B", "C" }, div = { [3] = { [1] = true } } },
+  { name = "multilayered, manipulate", kind = "ml", manip = { { 2, 0, 5, 0.3 }, { 3, 2, 7, 0.1 }, { 1, 1, 2, 0.6 } } },
+  { name = "linear, manipulate", kind = "linear", manip = { { 2, 0, 5, 0.3 }, { 4, 3, 9, -0.2 } } },
+}
+
+local B, S, L, N = 3, 4, 5, 24
+
+-- The manipulate table of the API for a list {layer, batch (0 = all), neuron, value}.
+local function manip_table(list)
+  if not list then return nil end
+  local t = {}
+  for b = 1, B do t[b] = {} end
+  for _, mp in ipairs(list) do
+    for b = 1, B do
+      if mp[2] == 0 or mp[2] == b then
+        t[b][mp[1]] = t[b][mp[1]] or {}
+        t[b][mp[1]][mp[3]] = mp[4]
+      end
+    end
+  end
+  return t
+end
+
+local function setup(k, cfg)
+  local rng = R.rng(100 + k)
+  local m = R.random_model(rng, { n = N, deg = 5, L = L, S = S, kind = cfg.kind,
+                                  groups = cfg.groups, div = cfg.div, manip = cfg.manip })
+  return m, R.build(ci, m), input_tensor(rng, B, S, L), rng
+end
+
+describe("network forward against a double-precision Lua reference", function()
+  for k, cfg in ipairs(configs) do
+    it(cfg.name, function()
+      local m, net, u = setup(k, cfg)
+      local expected = R.forward(m, u)
+      local out = net:forward(ci.tensor(u), { manipulate = manip_table(cfg.manip) })
+      local ok, msg = G.compare(out, expected, 1e-4, 1e-5, m.th)
+      assert(ok, msg)
+    end)
+  end
+end)
+
+-- loss = sum(out * weights) in double through the Lua reference
+local function ref_loss(m, u, wts)
+  local out = R.forward(m, u)
+  local s = 0
+  for b = 1, #out do for i = 1, m.n do for t = 1, m.L do
+    s = s + out[b][i][t] * wts[b][i][t]
+  end end end
+  return s
+end
+
+local function check_close(got, want, what, scale)
+  local tol = 2e-3 * math.abs(want) + 2e-4 * math.max(scale, 1e-2)
+  assert(math.abs(got - want) <= tol, ("%s: analytic %.7g, finite differences %.7g"):format(what, got, want))
+end
+
+describe("network gradients against central finite differences", function()
+  for k, cfg in ipairs(configs) do
+    for _, ck in ipairs { 0, 2 } do
+      it(cfg.name .. ", checkpoint_steps = " .. ck, function()
+        local m, net, u, rng = setup(k, cfg)
+        local wts = {}
+        for b = 1, B do wts[b] = {} for i = 1, N do wts[b][i] = {} for t = 1, L do wts[b][i][t] = rng() - 0.3 end end end
+        local ut = ci.tensor(u):requires_grad(true)
+        net:set_param_grads { slopes = true, raw_biases = true, divisive_strength = true, tau = true }
+        local out = net:forward(ut, { manipulate = manip_table(cfg.manip), checkpoint_steps = ck })
+        local loss = (out * ci.tensor(wts)):sum()
+        loss:backward()
+        local eps = 1e-6
+        -- input gradients (every entry)
+        local gu = ut.grad
+        local scale = 0
+        for _, v in ipairs(G.flatten(gu:totable())) do scale = math.max(scale, math.abs(v)) end
+        for b = 1, B do for s = 1, S do for t = 1, L do
+          local old = u[b][s][t]
+          u[b][s][t] = old + eps; local lp = ref_loss(m, u, wts)
+          u[b][s][t] = old - eps; local lm = ref_loss(m, u, wts)
+          u[b][s][t] = old
+          check_close(gu:get(b, s, t), (lp - lm) / (2 * eps), ("d/du[%d,%d,%d]"):format(b, s, t), scale)
+        end end end
+        if m.group_of then
+          local params = { { "slope", net.slope }, { "raw_bias", net.raw_biases }, { "tau", net.tau_param } }
+          if m.div then params[#params + 1] = { "sig", net.divisive_strength } end
+          for _, p in ipairs(params) do
+            local arr, tensor = m[p[1]], p[2]
+            for g = 1, #m.groups do
+              local old = arr[g]
+              arr[g] = old + eps; local lp = ref_loss(m, u, wts)
+              arr[g] = old - eps; local lm = ref_loss(m, u, wts)
+              arr[g] = old
+              local fd = (lp - lm) / (2 * eps)
+              local got = tensor.grad and tensor.grad:get(g) or 0
+              check_close(got, fd, ("d/d%s[%d]"):format(p[1], g), math.abs(fd))
+            end
+          end
+        end
+      end)
+    end
+  end
+end)
+
+describe("checkpointing", function()
+  it("gives the same output and gradients for every checkpoint_steps and stores less", function()
+    local cfg = configs[5]
+    local m, net, u = setup(5, cfg)
+    local ref_out, ref_gu, ref_gs, stored0
+    for _, ck in ipairs { 0, 1, 2, 3, 5, 7 } do
+      net.slope:zero_grad()
+      net:set_param_grads { slopes = true }
+      local ut = ci.tensor(u):requires_grad(true)
+      local out = net:forward(ut, { checkpoint_steps = ck })
+      if ck == 0 then stored0 = net:stored_bytes() else assert.is_true(net:stored_bytes() < stored0) end
+      out:sum():backward()
+      local o, gu, gs = out:totable(), ut.grad:totable(), net.slope.grad:totable()
+      if ck == 0 then ref_out, ref_gu, ref_gs = o, gu, gs
+      else
+        assert.are.same(ref_out, o)
+        assert.is_true(G.compare(G.flatten(gu), ref_gu, 1e-6, 1e-7))
+        assert.is_true(G.compare(G.flatten(gs), ref_gs, 1e-6, 1e-7))
+      end
+    end
+  end)
+end)
+
+describe("network behaviour", function()
+  local function tiny(opts)
+    local W = ci.sparse({ 2, 3, 3 }, { 1, 2, 1 }, { 0.5, 0.8, -0.4 }, 3, 3)
+    return ci.MultilayeredNetwork(W, { 1 }, opts)
+  end
+
+  it("accepts a dense weight tensor like a sparse one", function()
+    local Wd = ci.tensor { { 0, 0, 0 }, { 0.5, 0, 0 }, { -0.4, 0.8, 0 } }
+    local a = ci.MultilayeredNetwork(Wd, { 1 }, { num_layers = 3 })
+    local b = tiny { num_layers = 3 }
+    local u = ci.tensor { { 0.9, 0.2, 0.1 } }
+    assert.are.same(a:forward(u):totable(), b:forward(u):totable())
+  end)
+
+  it("returns (n, L) for 2-d input and stores net.activations", function()
+    local net = tiny { num_layers = 3 }
+    local out = net:forward(ci.tensor { { 0.9, 0.2, 0.1 } })
+    assert.are.same({ 3, 3 }, out:size())
+    assert.are.equal(out, net.activations)
+  end)
+
+  it("returns a list of L (n, B) tensors with return_layer_list", function()
+    local net = tiny { num_layers = 3 }
+    local u = ci.rand(2, 1, 3)
+    local full = net:forward(u)
+    local layers = net:forward(u, { return_layer_list = true })
+    assert.are.equal(3, #layers)
+    for l = 1, 3 do
+      assert.are.same({ 3, 2 }, layers[l]:size())
+      for i = 1, 3 do for b = 1, 2 do assert.are.equal(full:get(b, i, l), layers[l]:get(i, b)) end end
+    end
+  end)
+
+  it("propagates NaN from the input to the neurons it reaches", function()
+    local net = tiny { num_layers = 3 }
+    local out = net:forward(ci.tensor { { 0 / 0, 0.2, 0.1 } })
+    assert.is_true(out:get(1, 1) ~= out:get(1, 1))
+    assert.is_true(out:get(2, 2) ~= out:get(2, 2)) -- neuron 2 hears neuron 1
+  end)
+
+  it("ignores dict entries naming groups the network does not have", function()
+    local net = tiny { idx_to_group = { "a", "b", "b" }, slope_dict = { zz = 3, b = 2 }, bias_dict = { nope = 1 } }
+    assert.are.same({ "a", "b" }, net.groups)
+    assert.are.same({ 5, 2 }, net.slope:totable())
+    assert.are.same({ 0, 0 }, net.raw_biases:totable())
+  end)
+
+  it("orders groups numbers first, then strings", function()
+    local net = tiny { idx_to_group = { "x", 2, 1 } }
+    assert.are.same({ 1, 2, "x" }, net.groups)
+  end)
+
+  it("restores gradient flags after training_mode, even on error", function()
+    local net = tiny { idx_to_group = { "a", "b", "b" } }
+    local inside
+    ci.training_mode(net, {}, function() inside = net.slope:requires_grad() end)
+    assert.is_true(inside)
+    assert.is_false(net.slope:requires_grad())
+    assert.has_error(function() ci.training_mode(net, {}, function() error("boom") end) end)
+    assert.is_false(net.slope:requires_grad())
+  end)
+
+  it("rejects bad constructor arguments with clear errors", function()
+    local W = ci.sparse({ 2 }, { 1 }, { 0.5 }, 3, 3)
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 4 }) end,
+      "MultilayeredNetwork: sensory_indices[1] = 4 is out of range 1..3")
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 0 }) end,
+      "MultilayeredNetwork: sensory_indices[1] = 0 is out of range 1..3")
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 1, 1 }) end,
+      "MultilayeredNetwork: sensory_indices[2] = 1 repeats sensory_indices[1]")
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 1 }, { idx_to_group = { "a", "b" } }) end,
+      "MultilayeredNetwork: idx_to_group has no group for neuron 3 (it must map each of the 3 neurons)")
+    assert.has_error(function() ci.LinearNetwork(W, { 1 }, { divisive_normalization = { a = { "b" } } }) end,
+      "LinearNetwork: divisive_normalization needs idx_to_group (the groups of the neurons)")
+    local pos = ci.sparse({ 2 }, { 1 }, { 0.5 }, 3, 3)
+    local ok, err = pcall(ci.MultilayeredNetwork, pos, { 1 },
+      { idx_to_group = { "a", "b", "b" }, divisive_normalization = { a = { "b" } } })
+    assert.is_false(ok)
+    assert.matches("positive weight", err)
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 1 }, { num_layers = 0 }) end)
+    assert.has_error(function() ci.MultilayeredNetwork(ci.zeros(2, 3), { 1 }) end)
+    assert.has_error(function() ci.MultilayeredNetwork(W, { 1 }, { device = "cuda" }) end)
+  end)
+
+  it("rejects inputs of the wrong shape and bad manipulations", function()
+    local net = tiny { num_layers = 3 }
+    local ok, err = pcall(net.forward, net, ci.zeros(2, 2, 3))
+    assert.is_false(ok)
+    assert.matches("inputs must have shape", err)
+    ok, err = pcall(net.forward, net, ci.zeros(1, 3), { manipulate = { [1] = { [9] = 0.5 } } })
+    assert.is_false(ok)
+    assert.matches("neuron 9 is out of range 1..3", err)
+  end)
+end)
