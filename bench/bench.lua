@@ -46,7 +46,7 @@ local function make_net(n, nnz, L)
   local sensory = {}
   for s = 1, S do sensory[s] = sens[s - 1] + 1 end
   local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L })
-  return net, S, tonumber(W.nnz)
+  return net, S, W:nnz()
 end
 
 local configs = quick and { { 10000, 496863, 8, 10 } } or {

@@ -31,8 +31,6 @@ static inline int ci_mul_i64(int64_t a, int64_t b, int64_t *out) {
   return 0;
 }
 
-#endif
-
 /* ---- the tape's node (core/tape.c); used by every differentiable op ---- */
 
 #define CI_NODE_MAX_INPUTS 8
@@ -74,3 +72,5 @@ void ci_node_release(ci_node *node);
 /* Tensor internals shared by the ops. */
 int ci_tensor_new_like(const ci_tensor *t, ci_tensor **out);
 int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *where);
+
+#endif /* CI_INTERNAL_H */

@@ -199,6 +199,46 @@ describe("checkpointing", function()
   end)
 end)
 
+describe("custom Lua activation functions", function()
+  for k, cfg in ipairs { configs[3], configs[4], configs[7] } do
+    it("reproduce the built-in activation through the tape (" .. cfg.name .. ")", function()
+      local m, net, u, rng = setup(20 + k, cfg)
+      local custom = R.build(ci, m)
+      custom.custom_activation_function = function(self, x, xp) return self:activation_function(x, xp) end
+      local ut1 = ci.tensor(u):requires_grad(true)
+      local ut2 = ci.tensor(u):requires_grad(true)
+      local wts = ci.rand(B, N, L)
+      net:set_param_grads { slopes = true, raw_biases = true, tau = true }
+      custom:set_param_grads { slopes = true, raw_biases = true, tau = true }
+      local o1 = net:forward(ut1, { manipulate = manip_table(cfg.manip) })
+      local o2 = custom:forward(ut2, { manipulate = manip_table(cfg.manip) })
+      assert(G.compare(o2, o1:totable(), 1e-5, 1e-6))
+      ;(o1 * wts):sum():backward()
+      ;(o2 * wts):sum():backward()
+      local ok, msg = G.compare(ut2.grad, ut1.grad:totable(), 1e-4, 1e-6)
+      assert(ok, msg)
+      if net.slope then
+        for _, f in ipairs { "slope", "raw_biases", "tau_param" } do
+          ok, msg = G.compare(custom[f].grad, net[f].grad:totable(), 1e-4, 1e-5)
+          assert(ok, f .. ": " .. tostring(msg))
+        end
+      end
+    end)
+  end
+
+  it("are called with (net, W x_prev, x_prev) and shape the output", function()
+    local W = ci.sparse({ 2, 3 }, { 1, 2 }, { 1, 1 }, 3, 3)
+    local seen
+    local net = ci.LinearNetwork(W, { 1 }, { num_layers = 2, activation_function = function(self, x, xp)
+      seen = { x:size(), xp:size() }
+      return x * 0.5
+    end })
+    local out = net:forward(ci.tensor { { 1, 0 } })
+    assert.are.same({ { 3, 1 }, { 3, 1 } }, seen)
+    assert.are.same({ { 0, 0 }, { 0.5, 0 }, { 0, 0.25 } }, out:totable())
+  end)
+end)
+
 describe("network behaviour", function()
   local function tiny(opts)
     local W = ci.sparse({ 2, 3, 3 }, { 1, 2, 1 }, { 0.5, 0.8, -0.4 }, 3, 3)

@@ -13,7 +13,7 @@ return function(ci)
 
   local function wrap_tensor(p)
     if p == nil then return nil end
-    return ffi.gc(p, C.ci_tensor_release)
+    return ci._tensor.wrap(p)
   end
 
   local function is_int(v) return type(v) == "number" and v == math.floor(v) and v == v end
