@@ -1,0 +1,106 @@
+-- demo.lua: `make demo`: a first tour of cinterp end to end. It loads the whole
+-- larval Drosophila brain from ../shared/data when present (else a seeded random
+-- connectome of the same size), builds a rate model, stimulates the sensory
+-- neurons, prints the most activated neurons per layer, asks which inputs matter
+-- for the most active neuron (gradients), and, when the recipe is available, runs
+-- a short activation maximisation. Usage: cinterp scripts/demo.lua [--data DIR]
+local ffi = require "ffi"
+
+local data = "../shared/data"
+for k = 1, #arg do
+  if arg[k] == "--data" then data = arg[k + 1] end
+  if arg[k] == "--help" or arg[k] == "-h" then
+    print("usage: cinterp scripts/demo.lua [--data DIR]\n" ..
+          "A tour of cinterp: connectome -> model -> forward -> most active neurons ->\n" ..
+          "gradients -> activation maximisation. DIR defaults to ../shared/data.")
+    os.exit(0)
+  end
+end
+
+local L, B = 6, 3
+ci.manual_seed(7)
+
+local function exists(p) local f = io.open(p, "rb") if f then f:close() return true end return false end
+
+local net, sensory, labels
+local larva = data .. "/larva_winding2023"
+if ci.connectome and exists(larva .. "/edges.csv.gz") and exists(larva .. "/neurons.csv.gz") then
+  print("loading the larval brain from " .. larva)
+  local ok, c = pcall(ci.connectome.read, { edges = larva .. "/edges.csv.gz", neurons = larva .. "/neurons.csv.gz" })
+  if ok then
+    print(("  %d neurons, %d connections"):format(c.n, c.nnz))
+    local ok2, sel = pcall(c.select, c, { super_class = "sensory" })
+    if ok2 and #sel > 0 then sensory = sel end
+    if sensory then
+      net = c:model { sensory = sensory, num_layers = L }
+      labels = c.ids
+    end
+  else
+    print("  could not load it (" .. tostring(c) .. "); using a random connectome instead")
+  end
+end
+
+if not net then
+  local n, nnz = 3000, 110000
+  print(("a seeded random connectome: %d neurons, ~%d connections"):format(n, nnz))
+  local pm = ffi.new("ci_csr*[1]")
+  ci._engine.check(ci._engine.C.ci_random_connectome(n, nnz, 42, pm), "demo")
+  local W = ffi.gc(pm[0], ci._engine.C.ci_csr_release)
+  local S = 150
+  local s = ffi.new("int32_t[?]", S)
+  ci._engine.check(ci._engine.C.ci_random_sensory(n, S, 42, s), "demo")
+  sensory = {}
+  for k = 1, S do sensory[k] = s[k - 1] + 1 end
+  net = ci.MultilayeredNetwork(W, sensory, { num_layers = L })
+end
+print(net)
+
+-- three stimuli: each drives a random fifth of the sensory neurons at the first step
+local S = #sensory
+local x = ci.zeros(B, S, L)
+for b = 1, B do
+  for s = 1, S do if ci._engine.C.ci_rng_uniform() < 0.2 then x:set(0.8, b, s, 1) end end
+end
+
+local t0 = os.clock()
+local out = ci.no_grad(function() return net:forward(x) end)
+print(("\nforward: %d neurons x %d stimuli x %d layers in %.3f s (CPU time)"):format(net.n, B, L, os.clock() - t0))
+
+-- the most activated non-sensory neurons of stimulus 1 at each layer, as a frame
+local is_sensory = {}
+for _, i in ipairs(sensory) do is_sensory[i] = true end
+local rows = {}
+for l = 1, L do
+  local best, bi = -1, 0
+  for i = 1, net.n do if not is_sensory[i] then
+    local v = out:get(1, i, l)
+    if v > best then best, bi = v, i end
+  end end
+  rows[#rows + 1] = { l, bi, labels and tostring(labels[bi]) or tostring(bi), best }
+end
+local top = ci.frame.from_rows({ "layer", "neuron", "id", "activation" }, rows)
+print("\nmost activated non-sensory neuron per layer (stimulus 1):")
+print(top)
+
+-- which inputs matter for the most active neuron at the last layer?
+local target = rows[L][2]
+local g = ci.zeros(B, net.n, L)
+g:set(1, 1, target, L)
+local gin = net:vjp(x, g)
+local imp = {}
+for s = 1, S do imp[#imp + 1] = { s, sensory[s], gin:get(1, s, 1) } end
+table.sort(imp, function(a, b) return math.abs(a[3]) > math.abs(b[3]) end)
+local irows = {}
+for k = 1, 5 do irows[k] = imp[k] end
+print(("\ninputs at step 1 that matter most for neuron %d at layer %d (gradients):"):format(target, L))
+print(ci.frame.from_rows({ "slot", "neuron", "gradient" }, irows))
+
+if ci.activation_maximisation and ci.TargetActivation then
+  print(("\nactivation maximisation: drive neuron %d at layer %d to 1 (20 iterations)"):format(target, L))
+  local targets = ci.TargetActivation { targets = { [L] = { [target] = 1.0 } }, batch_size = 1 }
+  local input, output, act_loss = ci.activation_maximisation(net, targets,
+    { num_iterations = 20, seed = 1, quiet = true, early_stopping = false })
+  print(("  activation loss %.4f -> %.4f; neuron %d now at %.3f"):format(act_loss[1], act_loss[#act_loss],
+        target, output:get(target, L)))
+end
+print("\ndone. Next: `cinterp` for the REPL, README.md for the recipes.")
