@@ -312,6 +312,52 @@ typedef struct ci_csv_wcol {
 int ci_csv_write(const char *path, const ci_csv_wcol *cols, int32_t ncol, int64_t nrow,
                  char sep, int32_t header, int32_t gzip);
 
+/* ===== CI_CONNECTOME: real connectomes from edge tables (core/connectome.c) =====
+ * ci_connectome_read streams an edge CSV (plain or gzip; one row per
+ * connection: pre id, post id, synapse count; other columns ignored) and,
+ * when opts->neurons is set, first the id column of a neuron table. Ids are
+ * compared as their exact text (an 18-digit FlyWire id never passes through a
+ * double). With a neuron table, neuron i is its i-th data row and an edge
+ * naming an id absent from it is an error; without, neurons are numbered in
+ * order of first appearance in the edges (pre before post). Duplicate
+ * (pre, post) rows are summed; pairs whose total is 0 or below threshold are
+ * dropped; inprop (n x n, pre in rows) holds each kept total divided by the
+ * post neuron's total input over the kept pairs, so every column with input
+ * sums to 1. Peak memory is about 12 bytes per edge row plus the ids.
+ * Errors (CI_EIO) name the file, the line and the column:
+ * "ci_connectome_read: e.csv line 7, column weight: 'x' is not a finite number",
+ * "... line 1: no column 'weight' in the header", "... column post: id '42' is
+ * not in the neuron table", a duplicate id in the neuron table, an empty id
+ * or weight cell, a negative weight, a row too short. */
+typedef struct ci_connectome_options {
+  const char *pre;        /* presynaptic id column (NULL: "pre") */
+  const char *post;       /* postsynaptic id column (NULL: "post") */
+  const char *weight;     /* synapse-count column (NULL: "weight"; "": each row counts 1) */
+  const char *neurons;    /* neuron table path, or NULL */
+  const char *id;         /* id column of the neuron table (NULL: "id") */
+  double threshold;       /* pairs with a summed weight below it are dropped */
+  char sep;               /* 0: '\t' for names ending .tsv/.tab(.gz), else ',' */
+} ci_connectome_options;
+
+typedef struct ci_connectome {
+  int32_t n;              /* neurons */
+  int64_t n_rows;         /* data rows of the edge table */
+  int64_t nnz;            /* distinct (pre, post) pairs kept */
+  char *id_chars;         /* the ids' bytes back to back (not NUL-terminated) */
+  int64_t *id_off;        /* n offsets into id_chars */
+  int64_t *id_len;        /* n lengths */
+  double *in_total;       /* n: summed weight into each neuron (kept pairs) */
+  double *out_total;      /* n: summed weight out of each neuron (kept pairs) */
+  ci_csr *inprop;         /* owned by the connectome; retain to keep it longer */
+  void *priv;             /* the id hash */
+} ci_connectome;
+
+int ci_connectome_read(const char *edges, const ci_connectome_options *opts,
+                       ci_connectome **out);
+/* 0-based index of the id with these len bytes, or -1 when absent. */
+int32_t ci_connectome_find(const ci_connectome *c, const char *id, size_t len);
+void ci_connectome_free(ci_connectome *c);
+
 /* ===== CI_NET: the network engine (core/net.c, net_forward.c, net_backward.c) =====
  * A rate model unrolled over num_layers timesteps in which every neuron is
  * present at every step (see ../shared/DESIGN.md for the equations). The
