@@ -100,37 +100,29 @@ static const char helper_lua[] =
   "local H = {}\n"
   /* Prints the results of an expression typed at the prompt; sets _ to the first. */
   "function H.show(...)\n"
-  "  local n = select('#', ...)\n"
+  "  local n, out = select('#', ...), {}\n"
   "  if n == 0 or (n == 1 and (...) == nil) then return end\n"
-  "  local out = {}\n"
   "  for i = 1, n do out[i] = tostring((select(i, ...))) end\n"
   "  _G._ = (...)\n"
   "  io.stdout:write(table.concat(out, '\\t'), '\\n')\n"
   "end\n"
-  /* Field access without side effects for tables (raw + __index tables); pcall otherwise. */
-  "local function index(v, k)\n"
-  "  if type(v) == 'table' then\n"
-  "    for _ = 1, 16 do\n"
-  "      local x = rawget(v, k); if x ~= nil then return x end\n"
-  "      local mt = getmetatable(v)\n"
-  "      v = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
-  "      if type(v) ~= 'table' then return nil end\n"
-  "    end\n"
-  "  elseif type(v) == 'string' then return string[k]\n"
-  "  elseif v ~= nil then\n"
-  "    local ok, x = pcall(function() return v[k] end); if ok then return x end\n"
-  "  end\n"
-  "end\n"
-  "local function addkeys(t, out)\n"
+  /* Visits t and the tables of its __index chain (no metamethod is called). */
+  "local function chain(t, f)\n"
   "  for _ = 1, 16 do\n"
   "    if type(t) ~= 'table' then return end\n"
-  "    for k in pairs(t) do if type(k) == 'string' then out[k] = true end end\n"
-  "    local mt = getmetatable(t)\n"
-  "    t = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
+  "    if f(t) then return end\n"
+  "    local mt = getmetatable(t); t = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
   "  end\n"
   "end\n"
-  /* cdata metatables are not reachable from Lua: probe candidate names gathered from
-   * loaded modules, their sub-tables and the tables their functions close over. */
+  "local function index(v, k)\n"
+  "  if type(v) == 'string' then return string[k] end\n"
+  "  if type(v) ~= 'table' then\n"
+  "    local ok, x = pcall(function() return v[k] end); return ok and x or nil\n"
+  "  end\n"
+  "  local r; chain(v, function(t) r = rawget(t, k); return r ~= nil end); return r\n"
+  "end\n"
+  /* cdata metatables are not reachable from Lua: probe the names found in loaded
+   * modules, their sub-tables and the tables their functions close over. */
   "local function corpus()\n"
   "  local names, seen = {}, {}\n"
   "  local function scan(t, depth)\n"
@@ -142,8 +134,7 @@ static const char helper_lua[] =
   "      elseif type(v) == 'function' and not seen[v] then\n"
   "        seen[v] = true\n"
   "        for i = 1, 60 do\n"
-  "          local un, uv = debug.getupvalue(v, i)\n"
-  "          if not un then break end\n"
+  "          local un, uv = debug.getupvalue(v, i); if not un then break end\n"
   "          if type(uv) == 'table' then scan(uv, depth + 1) end\n"
   "        end\n"
   "      end\n"
@@ -154,42 +145,33 @@ static const char helper_lua[] =
   "end\n"
   "local function fields(v)\n"
   "  local out = {}\n"
-  "  if type(v) == 'table' then addkeys(v, out)\n"
-  "  elseif type(v) == 'string' then addkeys(string, out)\n"
-  "  elseif type(v) == 'userdata' then\n"
-  "    local mt = getmetatable(v); if type(mt) == 'table' then addkeys(rawget(mt, '__index'), out) end\n"
+  "  local function add(t) for k in pairs(t) do out[k] = true end end\n"
+  "  if type(v) == 'string' then v = string\n"
+  "  elseif type(v) == 'userdata' then v = getmetatable(v); v = type(v) == 'table' and rawget(v, '__index')\n"
   "  elseif type(v) == 'cdata' then\n"
-  "    for k in pairs(corpus()) do\n"
-  "      if k:match('^[%a_][%w_]*$') and index(v, k) ~= nil then out[k] = true end\n"
-  "    end\n"
+  "    for k in pairs(corpus()) do if index(v, k) ~= nil then out[k] = true end end\n"
   "  end\n"
+  "  chain(v, add)\n"
   "  return out\n"
   "end\n"
   "local keywords = {'and','break','do','else','elseif','end','false','for','function',\n"
   "  'goto','if','in','local','nil','not','or','repeat','return','then','true','until','while'}\n"
   /* Completions of a word: a global name, or a.b.c.<field> / a.b:<method>. */
   "function H.complete(word)\n"
-  "  local res, names, head, sep, last = {}, nil, word:match('^(.-)([%.:])([%w_]*)$')\n"
-  "  if head then\n"
-  "    if not head:match('^[%a_][%w_]*$') and not head:match('^[%a_][%w_%.]*[%w_]$') then return res end\n"
-  "    local v = _G\n"
-  "    for seg in head:gmatch('[^%.]+') do\n"
-  "      if not seg:match('^[%a_][%w_]*$') then return res end\n"
-  "      v = index(v, seg); if v == nil then return res end\n"
-  "    end\n"
-  "    for k in pairs(fields(v)) do\n"
-  "      if k:sub(1, #last) == last and k:match('^[%a_][%w_]*$') then\n"
-  "        local f = sep == ':' and index(v, k)\n"
-  "        if sep == '.' or type(f) == 'function' or type(getmetatable(f)) == 'table' and getmetatable(f).__call then\n"
-  "          res[#res + 1] = head .. sep .. k\n"
-  "        end\n"
-  "      end\n"
-  "    end\n"
-  "  else\n"
-  "    names = fields(_G)\n"
-  "    for _, k in ipairs(keywords) do names[k] = true end\n"
-  "    for k in pairs(names) do\n"
-  "      if k:sub(1, #word) == word and k:match('^[%a_][%w_]*$') then res[#res + 1] = k end\n"
+  "  local res, v, head, sep, last = {}, _G, word:match('^(.-)([%.:])([%w_]*)$')\n"
+  "  if not head then head, sep, last = '', '', word elseif head == '' then return res end\n"
+  "  for seg in (head .. '.'):gmatch('([^%.]*)%.') do\n"
+  "    if head == '' then break end\n"
+  "    if not seg:match('^[%a_][%w_]*$') then return res end\n"
+  "    v = index(v, seg); if v == nil then return res end\n"
+  "  end\n"
+  "  local names = fields(v)\n"
+  "  if sep == '' then for _, k in ipairs(keywords) do names[k] = true end end\n"
+  "  for k in pairs(names) do\n"
+  "    if type(k) == 'string' and k:sub(1, #last) == last and k:match('^[%a_][%w_]*$') then\n"
+  "      local f, ok = sep == ':' and index(v, k), sep ~= ':'\n"
+  "      if not ok then local mt = getmetatable(f); ok = type(f) == 'function' or type(mt) == 'table' and mt.__call ~= nil end\n"
+  "      if ok then res[#res + 1] = head .. sep .. k end\n"
   "    end\n"
   "  end\n"
   "  table.sort(res)\n"
@@ -199,9 +181,8 @@ static const char helper_lua[] =
   "local function split(s) local t = {}; for a in (s or ''):gmatch('[^,]+') do t[#t+1] = a end; return t end\n"
   "function H.jitcmd(s)\n"
   "  local name, args = s:match('^([^=]*)=?(.*)$')\n"
-  "  if jit[name] and (name == 'on' or name == 'off' or name == 'flush') then return jit[name]() end\n"
-  "  local m = require('jit.' .. name)\n"
-  "  return m.start(unpack(split(args)))\n"
+  "  if name == 'on' or name == 'off' or name == 'flush' then return jit[name]() end\n"
+  "  return require('jit.' .. name).start(unpack(split(args)))\n"
   "end\n"
   "function H.jitopt(s) return jit.opt.start(unpack(split(s))) end\n"
   "return H\n";
@@ -214,8 +195,6 @@ static void push_helper(lua_State *L, const char *name) {
 }
 
 /* ---------- module paths and the preloaded library ---------- */
-
-static int file_exists(const char *path) { return access(path, R_OK) == 0; }
 
 /* Prepends `prefix` to package[field] (which luaL_openlibs set from the environment). */
 static void prepend_path(lua_State *L, const char *field, const char *prefix) {
@@ -237,7 +216,7 @@ static void setup_paths(lua_State *L, const char *argv0) {
    * tree the executable was built from. */
   snprintf(up, sizeof up, "%s/..", exe);
   snprintf(probe, sizeof probe, "%s/lua/cinterp/init.lua", up);
-  if (!file_exists(probe) || !realpath(up, src)) snprintf(src, sizeof src, "%s", CI_SOURCE_DIR);
+  if (access(probe, R_OK) != 0 || !realpath(up, src)) snprintf(src, sizeof src, "%s", CI_SOURCE_DIR);
   lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;%s/bindings/?.lua",
                   exe, src, src, src);
   prepend_path(L, "path", lua_tostring(L, -1));
@@ -245,8 +224,6 @@ static void setup_paths(lua_State *L, const char *argv0) {
   lua_pushfstring(L, "%s/?.so", exe);
   prepend_path(L, "cpath", lua_tostring(L, -1));
   lua_pop(L, 1);
-  lua_pushstring(L, src);
-  lua_setfield(L, LUA_REGISTRYINDEX, "cinterp.srcdir");
 }
 
 /* ci = require "cinterp"; on failure warns on stderr and carries on with plain Lua. */
@@ -267,12 +244,8 @@ static int preload_ci(lua_State *L) {
 
 /* ---------- command-line options (as in luajit.c) ---------- */
 
-#define FLAGS_INTERACTIVE 1
-#define FLAGS_VERSION 2
-#define FLAGS_EXEC 4
-#define FLAGS_OPTION 8
-#define FLAGS_NOENV 16
-#define FLAGS_HELP 32
+enum { FLAGS_INTERACTIVE = 1, FLAGS_VERSION = 2, FLAGS_EXEC = 4, FLAGS_OPTION = 8,
+       FLAGS_NOENV = 16, FLAGS_HELP = 32 };
 
 static void print_usage(FILE *f) {
   fprintf(f,
@@ -463,6 +436,7 @@ static char *completion_generator(const char *text, int state) {
 static char **attempted_completion(const char *text, int start, int end) {
   (void)start; (void)end;
   rl_attempted_completion_over = 1;  /* no file-name completion */
+  rl_completion_append_character = '\0';  /* readline resets it before each attempt */
   return rl_completion_matches(text, completion_generator);
 }
 
@@ -472,7 +446,6 @@ static void repl_init(void) {
   rl_readline_name = PROGNAME;
   rl_attempted_completion_function = attempted_completion;
   rl_completer_word_break_characters = (char *)" \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
-  rl_completion_append_character = '\0';
   const char *h = getenv("CINTERP_HISTORY"), *home = getenv("HOME");
   if (h) snprintf(history_path, sizeof history_path, "%s", h);
   else if (home) snprintf(history_path, sizeof history_path, "%s/.cinterp_history", home);
@@ -532,7 +505,7 @@ static int repl_compile(lua_State *L, const char *buf, int *quiet) {
   if (*quiet) n--;
   lua_pushliteral(L, "return (function(...) return ... end)(");
   lua_pushlstring(L, code, n);
-  lua_pushliteral(L, "\n)");
+  lua_pushstring(L, strstr(code, "--") ? "\n)" : ")");  /* a comment needs the newline */
   lua_concat(L, 3);
   int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_objlen(L, -1), "=ci");
   lua_remove(L, -2);
@@ -544,13 +517,15 @@ static int repl_compile(lua_State *L, const char *buf, int *quiet) {
 /* The pending chunk; static so that it survives the siglongjmp of Ctrl-C. */
 static char *buf = NULL;
 static size_t cap = 0, len = 0;
+static int repl_top = 0;
 
 static void dotty(lua_State *L) {
   repl_init();
+  repl_top = lua_gettop(L);
   if (use_readline && sigsetjmp(prompt_jmp, 1)) {  /* Ctrl-C at the prompt lands here */
     at_prompt = 0;
     fputc('\n', stdout);
-    lua_settop(L, 0);
+    lua_settop(L, repl_top);
   }
   len = 0;
   for (;;) {
@@ -613,7 +588,8 @@ static int pmain(lua_State *L) {
   globalL = L;
   int argn = collectargs(argv, &flags);
   if (argn < 0) {
-    print_usage(stderr);
+    fprintf(stderr, "%s: bad option or missing option argument\n"
+            "usage: cinterp [options] [script [args...]]  (cinterp --help tells more)\n", PROGNAME);
     s->status = 1;
     return 0;
   }
@@ -643,8 +619,10 @@ static int pmain(lua_State *L) {
   } else if (s->argc == argn && !(flags & (FLAGS_EXEC | FLAGS_VERSION))) {
     if (isatty(0)) {
       print_version();
-      printf("The cinterp library is the global `ci`. TAB completes, Ctrl-D quits, "
-             "`cinterp --help` tells more.\n");
+      lua_getglobal(L, "ci");
+      printf("%sTAB completes, Ctrl-D quits, `cinterp --help` tells more.\n",
+             lua_isnil(L, -1) ? "" : "The cinterp library is the global `ci`. ");
+      lua_pop(L, 1);
       dotty(L);
     } else {
       s->status = report(L, luaL_loadfile(L, NULL) || docall(L, 0, 0));
