@@ -26,6 +26,13 @@ static int split_weights(ci_net *net, const ci_csr *w, const uint8_t *div_pairs)
         }
       }
   }
+  if (nd == 0) {
+    /* nothing divisive: share the caller's matrix (immutable) and its cached
+     * transpose instead of copying 2 x 8 bytes per connection */
+    net->w = (ci_csr *)w;
+    ci_csr_retain(net->w);
+    return ci_csr_transposed(net->w, &net->wt);
+  }
   int64_t nm = nnz - nd;
   rows = malloc(sizeof *rows * (size_t)(nm ? nm : 1));
   cols = malloc(sizeof *cols * (size_t)(nm ? nm : 1));

@@ -7,58 +7,16 @@
 #include <math.h>
 #include <string.h>
 
-typedef float v8f __attribute__((vector_size(32)));
-
-static inline v8f load8(const float *p) {
-  v8f v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void store8(float *p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
-
-/* pb[b - b0] = sum over row i of m: val * x[col * B + b], for b in [b0, b1). */
-static inline void row_product(const ci_csr *m, int32_t i, const float *x, int64_t B,
-                               int64_t b0, int64_t b1, float *pb) {
-  const int64_t e0 = m->rowptr[i], e1 = m->rowptr[i + 1];
-  const int32_t *col = m->colidx;
-  const float *val = m->vals;
-  int64_t b = b0;
-  for (; b + 16 <= b1; b += 16) {
-    v8f acc0 = {0}, acc1 = {0};
-    for (int64_t e = e0; e < e1; e++) {
-      const float *xr = x + (int64_t)col[e] * B + b;
-      v8f w = {val[e], val[e], val[e], val[e], val[e], val[e], val[e], val[e]};
-      acc0 += w * load8(xr);
-      acc1 += w * load8(xr + 8);
-    }
-    store8(pb + (b - b0), acc0);
-    store8(pb + (b - b0) + 8, acc1);
-  }
-  for (; b + 8 <= b1; b += 8) {
-    v8f acc = {0};
-    for (int64_t e = e0; e < e1; e++) {
-      v8f w = {val[e], val[e], val[e], val[e], val[e], val[e], val[e], val[e]};
-      acc += w * load8(x + (int64_t)col[e] * B + b);
-    }
-    store8(pb + (b - b0), acc);
-  }
-  for (; b < b1; b++) {
-    float acc = 0.0f;
-    for (int64_t e = e0; e < e1; e++) acc += val[e] * x[(int64_t)col[e] * B + b];
-    pb[b - b0] = acc;
-  }
-}
-
-/* Divisive term of row i: d[b] = sum over divisive edges (i <- j) of w * x[j, b] * sig[j]. */
-static inline void row_divisive(const ci_csr *m, const float *sig, int32_t i, const float *x,
-                                int64_t B, int64_t b0, int64_t b1, float *db) {
-  for (int64_t b = b0; b < b1; b++) db[b - b0] = 0.0f;
+/* Divisive term of row i for batch column b: sum over the divisive edges
+ * (i <- j) of w * x[j, b] * sig[j]. */
+static inline float row_divisive(const ci_csr *m, const float *sig, int32_t i, const float *x,
+                                 int64_t B, int64_t b) {
+  float d = 0.0f;
   for (int64_t e = m->rowptr[i]; e < m->rowptr[i + 1]; e++) {
     int32_t j = m->colidx[e];
-    float ws = m->vals[e] * sig[j];
-    const float *xr = x + (int64_t)j * B;
-    for (int64_t b = b0; b < b1; b++) db[b - b0] += ws * xr[b];
+    d += m->vals[e] * sig[j] * x[(int64_t)j * B + b];
   }
+  return d;
 }
 
 int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
@@ -97,7 +55,9 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
   ps->co.sig = net->wd ? malloc(nn * sizeof(float)) : NULL;
   ps->manip_start = calloc((size_t)L + 2, sizeof(int64_t));
   ps->manip = malloc(sizeof(ci_manip) * (size_t)(n_manip ? n_manip : 1));
-  if (!ps->co.k || !ps->co.c || !ps->co.tau || (net->wd && !ps->co.sig) || !ps->manip_start ||
+  int okp;
+  ps->pbuf = ci_alloc_aligned(sizeof(float) * (size_t)n * (size_t)B, &okp);
+  if (!okp || !ps->co.k || !ps->co.c || !ps->co.tau || (net->wd && !ps->co.sig) || !ps->manip_start ||
       !ps->manip) {
     net_pass_free(ps);
     return ci_set_error(CI_ENOMEM, "%s: out of memory", where);
@@ -137,6 +97,7 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
 void net_pass_free(net_pass *ps) {
   free(ps->co.k); free(ps->co.c); free(ps->co.tau); free(ps->co.sig);
   free(ps->manip); free(ps->manip_start);
+  ci_free_aligned(ps->pbuf);
   memset(ps, 0, sizeof *ps);
 }
 
@@ -151,48 +112,44 @@ void net_place_input(const net_pass *ps, float *x0) {
 
 void net_step_forward(const net_pass *ps, int32_t t, const float *xp, float *x, float *pst) {
   const ci_net *net = ps->net;
-  const ci_csr *w = net->w, *wd = net->wd;
+  const ci_csr *wd = net->wd;
   const int64_t B = ps->B, S = net->n_sensory, L = ps->L;
   const float th = net->threshold;
   const int ml = net->kind == CI_NET_MULTILAYERED;
   const int last = t == L;
-  const int64_t BW = B > 16 ? 16 : B; /* batch columns per pass over the rows */
-  for (int64_t b0 = 0; b0 < B; b0 += BW) {
-    const int64_t b1 = b0 + BW < B ? b0 + BW : B;
-#pragma omp parallel for schedule(dynamic, 128)
-    for (int32_t i = 0; i < net->n; i++) {
-      float pb[16], db[16];
-      row_product(w, i, xp, B, b0, b1, pb);
-      if (wd) row_divisive(wd, ps->co.sig, i, xp, B, b0, b1, db);
-      const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
-      const float decay = (tau - 1.0f) / tau;
-      const int32_t slot = net->slot_of[i];
-      for (int64_t b = b0; b < b1; b++) {
-        const float p = pb[b - b0];
-        float s = k;
-        if (wd) {
-          float sv = k * (1.0f + db[b - b0]);
-          s = sv < 0.0f ? 0.0f : sv;
-        }
-        const float a = s * p + c;
-        const float xprev = xp[(int64_t)i * B + b];
-        float y;
-        if (ml) {
-          const float h = a < th ? 0.0f : a;
-          y = tanhf(h) / tau + decay * xprev;
-        } else {
-          y = a / tau + decay * xprev;
-        }
-        if (!last) {
-          if (slot >= 0) y += ps->u[(b * S + slot) * L + t];
-          if (ml) {
-            y = y < th ? 0.0f : y;
-            y = y > 1.0f ? 1.0f : y;
-          }
-        }
-        x[(int64_t)i * B + b] = y;
-        if (pst) pst[(int64_t)i * B + b] = p;
+  /* p_t = W x_{t-1}: the tuned row-parallel product (csr_spmm.c), then one
+   * elementwise pass over the n x B slab for the activation. */
+  float *p = pst ? pst : ps->pbuf;
+  ci_csr_spmm(net->w, xp, B, p, 0);
+#pragma omp parallel for schedule(static)
+  for (int32_t i = 0; i < net->n; i++) {
+    const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
+    const float decay = (tau - 1.0f) / tau;
+    const int32_t slot = net->slot_of[i];
+    const int64_t row = (int64_t)i * B;
+    for (int64_t b = 0; b < B; b++) {
+      float s = k;
+      if (wd) {
+        float sv = k * (1.0f + row_divisive(wd, ps->co.sig, i, xp, B, b));
+        s = sv < 0.0f ? 0.0f : sv;
       }
+      const float a = s * p[row + b] + c;
+      const float xprev = xp[row + b];
+      float y;
+      if (ml) {
+        const float h = a < th ? 0.0f : a;
+        y = tanhf(h) / tau + decay * xprev;
+      } else {
+        y = a / tau + decay * xprev;
+      }
+      if (!last) {
+        if (slot >= 0) y += ps->u[(b * S + slot) * L + t];
+        if (ml) {
+          y = y < th ? 0.0f : y;
+          y = y > 1.0f ? 1.0f : y;
+        }
+      }
+      x[row + b] = y;
     }
   }
   for (int64_t m = ps->manip_start[t - 1]; m < ps->manip_start[t]; m++) {

@@ -21,6 +21,8 @@ struct ci_net {
   ci_csr *wd, *wdt;        /* divisive weights (post x pre) and transpose, or NULL */
   ci_tensor *param[4];     /* slope, raw_bias, tau_param, div_strength (n_groups each) */
   int64_t last_stored_bytes;
+  int32_t on_device;       /* 1: the weights also live on the GPU (ci_net_to_device) */
+  void *dev;               /* the device copy (kernels/net.cu), NULL on the CPU */
 };
 
 /* Per-neuron parameters expanded for one pass (a snapshot at forward time). */
@@ -42,6 +44,7 @@ typedef struct net_pass {
   ci_manip *manip;         /* copy, sorted by layer */
   int64_t n_manip;
   int64_t *manip_start;    /* L + 1 offsets into manip per layer */
+  float *pbuf;             /* scratch slab for p_t when it is not kept */
 } net_pass;
 
 /* The state a recorded forward keeps (the tape node's ctx). */
