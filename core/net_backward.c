@@ -3,6 +3,9 @@
  * over the rows, then a row-parallel product over the stored transpose (no
  * atomics), with checkpointed chunks recomputed on the way. Also ci_net_vjp. */
 #include "net_internal.h"
+#ifdef CI_CUDA
+#include "cuda_internal.h"
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -120,8 +123,25 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
   if (!net->wd) ok4 = ok5 = 1;
   int32_t nchunk = ck > 0 ? ck : 0;
   float **xs = NULL, **pch = NULL;
+  float *gslabs = NULL, *xslabs = NULL; /* grad_out / grad_x in slab layout (L, n, B) */
   int rc = CI_OK;
   if (!ok1 || !ok2 || !ok3 || !ok4 || !ok5) goto oom;
+  {
+    size_t all = slab * (size_t)L;
+    int okg = 1, okx = 1;
+    if (slab && all / slab != (size_t)L) goto oom;
+    if (grad_out) gslabs = ci_alloc_aligned(all, &okg);
+    if (grad_x) xslabs = ci_alloc_aligned(all, &okx);
+    if (!okg || !okx) goto oom;
+  }
+  if (gslabs) {
+    /* one pass: (B, n, L) -> L slabs of n x B */
+#pragma omp parallel for schedule(static)
+    for (int64_t bi = 0; bi < B * n; bi++) {
+      const int64_t b = bi / n, i = bi % n;
+      for (int32_t t = 0; t < L; t++) gslabs[((int64_t)t * n + i) * B + b] = grad_out[bi * L + t];
+    }
+  }
   if (nchunk) {
     xs = calloc((size_t)nchunk + 1, sizeof(float *));
     pch = calloc((size_t)nchunk, sizeof(float *));
@@ -148,14 +168,17 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
       pt = pch[t - 1 - c0];
     }
     /* gx = carried + dLoss/dx_t from the output's gradient */
+    {
+      const float *gt = gslabs ? gslabs + (size_t)(t - 1) * (size_t)(n * B) : NULL;
+      float *xt = xslabs ? xslabs + (size_t)(t - 1) * (size_t)(n * B) : NULL;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t b = 0; b < B; b++) {
-        float v = carried[i * B + b];
-        if (grad_out) v += grad_out[(b * n + i) * L + (t - 1)];
-        gx[i * B + b] = v;
-        if (grad_x) grad_x[(b * n + i) * L + (t - 1)] = v;
+      for (int64_t e = 0; e < n * B; e++) {
+        float v = carried[e];
+        if (gt) v += gt[e];
+        gx[e] = v;
+        if (xt) xt[e] = v;
       }
+    }
     for (int64_t m = ps->manip_start[t - 1]; m < ps->manip_start[t]; m++) {
       const ci_manip *mp = &ps->manip[m];
       if (mp->batch < 0)
@@ -178,12 +201,20 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
     for (int64_t s = 0; s < S; s++)
       for (int64_t b = 0; b < B; b++)
         grad_u[(b * S + s) * L + 0] += carried[(int64_t)net->sensory[s] * B + b];
+  if (xslabs) {
+#pragma omp parallel for schedule(static)
+    for (int64_t bi = 0; bi < B * n; bi++) {
+      const int64_t b = bi / n, i = bi % n;
+      for (int32_t t = 0; t < L; t++) grad_x[bi * L + t] = xslabs[((int64_t)t * n + i) * B + b];
+    }
+  }
   goto done;
 oom:
   rc = ci_set_error(CI_ENOMEM, "network backward: out of memory");
 done:
   ci_free_aligned(gx); ci_free_aligned(gp); ci_free_aligned(carried);
   ci_free_aligned(gd); ci_free_aligned(tmp);
+  ci_free_aligned(gslabs); ci_free_aligned(xslabs);
   if (xs) for (int32_t c = 1; c <= nchunk; c++) ci_free_aligned(xs[c]);
   if (pch) for (int32_t c = 0; c < nchunk; c++) ci_free_aligned(pch[c]);
   free(xs); free(pch);
@@ -208,6 +239,11 @@ int ci_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_m
   if (grad_input) *grad_input = NULL;
   if (grad_x) *grad_x = NULL;
   if (!net) return ci_set_error(CI_EINVAL, "%s: net is NULL", where);
+#ifdef CI_CUDA
+  if (net->on_device) /* the whole loop on the GPU (kernels/net.cu) */
+    return ci_cuda_net_vjp(net, input, manip, n_manip, checkpoint_steps, grad_out, grad_input,
+                           grad_x);
+#endif
   net_state *st = NULL;
   int rc = net_run_forward(net, input, manip, n_manip, checkpoint_steps, 1, NULL, &st, where);
   if (rc) return rc;
