@@ -1,49 +1,93 @@
 -- olfaction.lua: odours through the FlyWire mushroom body (a real recipe).
---   cinterp scripts/olfaction.lua [--data DIR] [--out DIR] [--odours a,b,...]
---       [--layers L] [--top K] [--mbon TYPE] [--iterations N]
+--   cinterp scripts/olfaction.lua [--data DIR] [--out DIR] [--odours a,b,...] ... (--help)
 -- Loads ../shared/data/flywire_783_mushroom_body with ci.connectome.read (signs
 -- from the nt_type column), makes the uniglomerular projection neurons (ALPN,
 -- cell type "<glomerulus>_<lineage>PN", e.g. DA1_lPN) the sensory neurons
 -- grouped by glomerulus, turns DoOR odour responses (../shared/data/door,
 -- glomerulus x odour) into model input with ci.input_from_df, runs the
--- network forward and prints, for each odour and layer, the most activated
--- Kenyon-cell and MBON types (also written to OUT/olfaction_top_types.csv).
--- Then activation maximisation for one MBON type: which glomeruli does the
--- optimal stimulus drive? (OUT/olfaction_optimal_glomeruli.csv)
+-- network forward and writes, into OUT:
+--   olfaction_top_types.csv          the most activated Kenyon-cell and MBON
+--                                    types per odour and layer
+--   olfaction_paths.csv              the activated paths per odour, by cell type
+--                                    (glomerulus for the PNs), from
+--                                    ci.activations_to_df with activation and
+--                                    connectivity thresholds
+--   olfaction_optimal_glomeruli.csv  activation maximisation for one MBON type:
+--                                    the optimised input per glomerulus, next to
+--                                    the signed effective connectivity
+--                                    glomerulus -> MBON (ci.guess_optimal_stimulus)
+--   olfaction_optimal_paths.csv      the paths of the first odour re-read with
+--                                    the optimal stimulus' activations
+--                                    (ci.get_activations_for_path)
+--   olfaction_actmax_losses.csv      the losses per iteration
+--
+-- Activation-maximisation settings, and why (the seed's defaults end with every
+-- input negative on this circuit):
+--  * tau = 1: with the seed's tau = 10 a neuron moves by at most 1/10 per step,
+--    so an MBON two synapses from the PNs cannot get near a target of 1;
+--  * target layer 2 = the path length PN -> KC -> MBON (input at timestep 1
+--    reaches the KCs at layer 1 and the MBONs at layer 2);
+--  * out_reg_lambda 1e-4, in_reg_lambda 1e-3: the output regulariser is summed
+--    over all 5,966 neurons x layers (mostly Kenyon cells), so at 0.01 it
+--    outweighs the activation loss (at most 1) by 30-100x and the optimum is
+--    "silence everything": every input pushed below threshold;
+--  * a positive initial input (0.02 everywhere): inputs below the threshold
+--    leave every Kenyon cell under threshold, and thresholded units pass no
+--    gradient, so an all-zero or all-negative start never moves ("dead units").
 local ci = rawget(_G, "ci") or require "cinterp"
+
+local DEFAULTS = {
+  out = "olfaction_out", layers = 3, top = 5, mbon = "MBON01", iterations = 200, tau = 1,
+  target_layer = 2, in_reg = 1e-3, out_reg = 1e-4, lr = 0.1, init = 0.02,
+  act_threshold = 0.3, conn_threshold = 0.02,
+  odours = "benzaldehyde,ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate",
+}
 
 local function usage(code)
   print([[usage: olfaction.lua [options]
-  --data DIR        data folder (default ../shared/data, relative to the repository root)
-  --out DIR         folder for the CSV outputs (default: olfaction_out)
-  --odours LIST     comma-separated DoOR odour names (default: benzaldehyde,
-                    ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate)
-  --layers L        number of timesteps (default 3)
-  --top K           cell types shown per layer and class (default 5)
-  --mbon TYPE       output neuron type for activation maximisation (default MBON01)
-  --iterations N    activation maximisation iterations (default 40)
-  --help            this text]])
+  --data DIR            data folder (default ../shared/data, relative to the repository root)
+  --out DIR             folder for the CSV outputs (default: olfaction_out)
+  --odours LIST         comma-separated DoOR odour names (default: benzaldehyde,
+                        ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate)
+  --layers L            timesteps of the forward run (default 3)
+  --tau X               time constant of the model (default 1; the seed's 10 lets an
+                        activation grow by at most 0.1 per step)
+  --top K               cell types shown per layer and class (default 5)
+  --act-threshold X     activated paths: minimum mean activation of a cell type (0.3)
+  --conn-threshold X    activated paths: minimum connectivity between types (0.02)
+  --mbon TYPE           output neuron type for activation maximisation (default MBON01)
+  --target-layer N      layer of the MBON target (default 2 = PN -> KC -> MBON)
+  --iterations N        activation maximisation iterations (default 200)
+  --lr X                its learning rate (0.1)
+  --in-reg X            input regularisation lambda (1e-3)
+  --out-reg X           output regularisation lambda (1e-4)
+  --init X              initial input of every projection neuron (0.02)
+  --help                this text]])
   os.exit(code)
 end
 
-local opts = { data = nil, out = "olfaction_out", layers = 3, top = 5, mbon = "MBON01",
-               iterations = 40,
-               odours = "benzaldehyde,ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate" }
+local opts = {}
+for k, v in pairs(DEFAULTS) do opts[k] = v end
 local a = arg or {}
 local k = 1
 while k <= #a do
   local key = a[k]
   if key == "--help" or key == "-h" then usage(0) end
-  local name = key:match("^%-%-(%w+)$")
-  if not name or opts[name] == nil and name ~= "data" then
+  local name = key:match("^%-%-([%w%-]+)$")
+  name = name and name:gsub("%-", "_")
+  if not name or (opts[name] == nil and name ~= "data") then
     io.stderr:write("olfaction.lua: unknown argument " .. key .. "\n")
     usage(1)
   end
-  opts[name] = a[k + 1]
-  if opts[name] == nil then io.stderr:write("olfaction.lua: " .. key .. " needs a value\n") usage(1) end
+  if a[k + 1] == nil then io.stderr:write("olfaction.lua: " .. key .. " needs a value\n") usage(1) end
+  if type(DEFAULTS[name]) == "number" then
+    opts[name] = tonumber(a[k + 1])
+    if not opts[name] then io.stderr:write("olfaction.lua: " .. key .. " needs a number\n") usage(1) end
+  else
+    opts[name] = a[k + 1]
+  end
   k = k + 2
 end
-opts.layers, opts.top, opts.iterations = tonumber(opts.layers), tonumber(opts.top), tonumber(opts.iterations)
 
 -- the data folder: --data, else ../shared/data next to the repository root
 local function exists(p) local f = io.open(p) if f then f:close() return true end return false end
@@ -70,13 +114,14 @@ local resp = ci.read_csv(door)
 local glomeruli = {}
 for _, g in ipairs(resp.glomerulus) do glomeruli[g] = true end
 
--- sensory neurons: uniglomerular PNs whose glomerulus DoOR covers
+-- sensory neurons: uniglomerular PNs whose glomerulus DoOR covers; group =
+-- the glomerulus for them, the cell type for everyone else
 local types = c:groups("type")
 local class = c:groups("class")
 local group = {}
 local sensory = {}
 for i = 1, c.n do
-  group[i] = types[i]
+  group[i] = types[i] ~= "" and types[i] or (class[i] ~= "" and class[i] or "unknown")
   if class[i] == "ALPN" then
     local g = types[i]:match("^([%w]+)_%w*PN$")
     if g and glomeruli[g] then
@@ -106,20 +151,10 @@ if #names == 0 then print("no odour found; nothing to do") os.exit(1) end
 local df = resp:select(chosen)
 
 local L = opts.layers
-local net = c:model { sensory = sensory, num_layers = L }
-local x
-if ci.input_from_df then
-  x = ci.input_from_df(df, sensory, group, L, 1)        -- odour at the first timestep
-else
-  -- input_from_df not available: the same by hand (group value at timestep 1)
-  x = ci.zeros(#names, #sensory, L)
-  for b = 1, #names do
-    local val = {}
-    for r, g in ipairs(df.glomerulus) do val[g] = df[chosen[b + 1]][r] end
-    for s, i in ipairs(sensory) do x:set(val[group[i]] or 0, b, s, 1) end
-  end
-end
-local out = net:forward(x)                               -- (B, n, L)
+local net = c:model { sensory = sensory, num_layers = L, tau = opts.tau }
+local x = ci.input_from_df(df, sensory, group, L, 1)       -- odour at the first timestep
+local out = net:forward(x)                                 -- (B, n, L)
+print(string.format("forward: %d odours, %d layers, tau = %g", #names, L, opts.tau))
 
 -- mean activation per (class, type) for each odour and layer; top K per class
 local members = {}
@@ -153,39 +188,126 @@ for b = 1, #names do
 end
 local top = ci.frame.from_rows({ "odour", "layer", "class", "type", "neurons", "mean_activation", "rank" }, rows)
 print(top)
-os.execute("mkdir -p '" .. opts.out .. "'")
+os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
 top:write_csv(opts.out .. "/olfaction_top_types.csv")
 print("written: " .. opts.out .. "/olfaction_top_types.csv")
 
--- activation maximisation: the stimulus that drives one MBON type at the last layer
+-- activated paths per odour, by cell type (glomerulus for the PNs): types
+-- whose members' mean activation (over those above the threshold) passes
+-- act_threshold, joined where their connectivity passes conn_threshold
+local paths = {}
+local first_path
+for b = 1, #names do
+  local p = ci.activations_to_df(c.inprop, x:select(1, b), out:select(1, b), sensory, {
+    inidx_mapping = group, activation_threshold = opts.act_threshold,
+    connectivity_threshold = opts.conn_threshold })
+  if b == 1 then first_path = p end
+  paths[b] = p:add_column("odour", names[b])
+  print(string.format("activated paths of %s: %d rows", names[b], p:nrow()))
+end
+local allpaths = paths[1]:concat({ unpack(paths, 2) })
+allpaths:write_csv(opts.out .. "/olfaction_paths.csv")
+print("written: " .. opts.out .. "/olfaction_paths.csv")
+
+-- activation maximisation: the stimulus that drives one MBON type
 local target_idx = c:select { type = opts.mbon }
+local TL = opts.target_layer
 if #target_idx == 0 then
   print("no neuron of type " .. opts.mbon .. "; skipping activation maximisation")
-elseif not ci.activation_maximisation then
-  print("activation maximisation: unavailable (ci.activation_maximisation is not in this build)")
-else
-  local tgt = { [L] = {} }
-  for _, i in ipairs(target_idx) do tgt[L][i] = 1 end
-  local input = ci.activation_maximisation(net, tgt, { num_iterations = opts.iterations, quiet = true })
-  -- mean optimised input per glomerulus over timesteps (input: (1, S, L) or (S, L))
-  local d = input.data
-  local S = #sensory
-  local sum, cnt = {}, {}
-  for s, i in ipairs(sensory) do
-    local g = group[i]
-    local acc = 0
-    for l = 1, L do acc = acc + d[(s - 1) * L + (l - 1)] end
-    sum[g] = (sum[g] or 0) + acc / L
-    cnt[g] = (cnt[g] or 0) + 1
-  end
-  local rows2 = {}
-  for g, s in pairs(sum) do rows2[#rows2 + 1] = { g, s / cnt[g], cnt[g] } end
-  table.sort(rows2, function(p, q) if p[2] ~= q[2] then return p[2] > q[2] end return p[1] < q[1] end)
-  local f = ci.frame.from_rows({ "glomerulus", "mean_input", "projection_neurons" }, rows2)
-  print(string.format("optimal stimulus for %s (%d neurons, layer %d): glomeruli driven most", opts.mbon,
-                      #target_idx, L))
-  print(f:head(10))
-  f:write_csv(opts.out .. "/olfaction_optimal_glomeruli.csv")
-  print("written: " .. opts.out .. "/olfaction_optimal_glomeruli.csv")
-  _ = S
+  os.exit(0)
 end
+local AL = math.max(TL, 2)
+local anet = c:model { sensory = sensory, num_layers = AL, tau = opts.tau }
+local tgt = { [TL] = {} }
+for _, i in ipairs(target_idx) do tgt[TL][i] = 1 end
+local S = #sensory
+local x0 = ci.zeros(1, S, AL) + opts.init
+local input, aout, act_loss, out_reg, in_reg = ci.activation_maximisation(anet, tgt, {
+  num_iterations = opts.iterations, learning_rate = opts.lr, in_reg_lambda = opts.in_reg,
+  out_reg_lambda = opts.out_reg, input_tensor = x0, quiet = true })
+local function target_mean(o, l)
+  local s = 0
+  for _, i in ipairs(target_idx) do s = s + o.data[(i - 1) * AL + (l - 1)] end
+  return s / #target_idx
+end
+local mbons = c:select { class = "MBON" }
+local is_target = {}
+for _, i in ipairs(target_idx) do is_target[i] = true end
+local function others_mean(o, l)
+  local s, cnt = 0, 0
+  for _, i in ipairs(mbons) do
+    if not is_target[i] then s = s + o.data[(i - 1) * AL + (l - 1)]; cnt = cnt + 1 end
+  end
+  return s / math.max(cnt, 1)
+end
+local before = ci.no_grad(function() return anet:forward(x0):select(1, 1):clone() end)
+print(string.format("activation maximisation for %s (%d neurons) at layer %d: tau = %g, %d layers, " ..
+                    "in_reg %g, out_reg %g, lr %g, %d iterations run",
+                    opts.mbon, #target_idx, TL, opts.tau, AL, opts.in_reg, opts.out_reg, opts.lr, #act_loss))
+print(string.format("  activation loss: %.4g (first iteration) -> %.4g (last)", act_loss[1], act_loss[#act_loss]))
+print(string.format("  %s mean activation: %.3f (initial input) -> %.3f (optimised); other MBONs %.3f -> %.3f",
+                    opts.mbon, target_mean(before, TL), target_mean(aout, TL), others_mean(before, TL),
+                    others_mean(aout, TL)))
+local lrows = {}
+for it = 1, #act_loss do lrows[it] = { it, act_loss[it], out_reg[it], in_reg[it] } end
+ci.frame.from_rows({ "iteration", "activation_loss", "out_regularisation_loss", "in_regularisation_loss" }, lrows)
+  :write_csv(opts.out .. "/olfaction_actmax_losses.csv")
+
+-- the input that reaches the target: timestep TL - 1 (PN -> KC -> MBON);
+-- mean per glomerulus, next to the signed effective connectivity of path
+-- length TL - 1 + 1 from the glomerulus to the target (guess_optimal_stimulus)
+local tcol = TL - 1
+local guess = ci.guess_optimal_stimulus(c.inprop, sensory, c.sign, tgt, { longest_plen = TL })
+local gL = guess:size(3)
+local d, gd = input.data, guess.data
+local sum, cnt, gsum = {}, {}, {}
+for s, i in ipairs(sensory) do
+  local g = group[i]
+  sum[g] = (sum[g] or 0) + d[(s - 1) * AL + (tcol - 1)]
+  -- the guess's columns: path length TL first; column tcol = length TL - tcol + 1
+  gsum[g] = (gsum[g] or 0) + gd[(s - 1) * gL + (tcol - 1)]
+  cnt[g] = (cnt[g] or 0) + 1
+end
+local rows2 = {}
+for g, s in pairs(sum) do rows2[#rows2 + 1] = { g, s / cnt[g], gsum[g] / cnt[g], cnt[g] } end
+table.sort(rows2, function(p, q) if p[2] ~= q[2] then return p[2] > q[2] end return p[1] < q[1] end)
+for r, row in ipairs(rows2) do row[5] = r end
+local f = ci.frame.from_rows({ "glomerulus", "mean_input", "effective_connectivity", "projection_neurons", "rank" },
+                             rows2)
+local driven, suppressed = {}, {}
+for _, row in ipairs(rows2) do
+  if row[2] >= anet.threshold then driven[#driven + 1] = string.format("%s (%.2f)", row[1], row[2])
+  elseif row[2] < -anet.threshold then suppressed[#suppressed + 1] = row[1] end
+end
+-- rank agreement between the optimised input and the effective connectivity
+local function ranks(col)
+  local idx = {}
+  for r = 1, #rows2 do idx[r] = r end
+  table.sort(idx, function(p, q) return rows2[p][col] < rows2[q][col] end)
+  local rk = {}
+  for pos, r in ipairs(idx) do rk[r] = pos end
+  return rk
+end
+local ra, rb = ranks(2), ranks(3)
+local m = (#rows2 + 1) / 2
+local sab, saa, sbb = 0, 0, 0
+for r = 1, #rows2 do
+  sab = sab + (ra[r] - m) * (rb[r] - m); saa = saa + (ra[r] - m) ^ 2; sbb = sbb + (rb[r] - m) ^ 2
+end
+local rho = (saa > 0 and sbb > 0) and sab / math.sqrt(saa * sbb) or 0 / 0
+print(string.format("optimal stimulus for %s (input at timestep %d): %d of %d glomeruli driven (input >= %g), %d suppressed",
+                    opts.mbon, tcol, #driven, #rows2, anet.threshold, #suppressed))
+print("  driven most: " .. table.concat(driven, ", ", 1, math.min(10, #driven)))
+print(string.format("  Spearman rank correlation with the effective connectivity glomerulus -> %s: %.2f", opts.mbon, rho))
+print(f:head(10))
+f:write_csv(opts.out .. "/olfaction_optimal_glomeruli.csv")
+print("written: " .. opts.out .. "/olfaction_optimal_glomeruli.csv")
+
+-- the first odour's paths (up to the target layer), read with the optimal
+-- stimulus' activations
+local keep = first_path:filter(function(row) return row.layer <= AL end)
+local op = ci.get_activations_for_path(keep:select { "pre", "post", "weight", "layer" }, aout, {
+  model_in = input, sensory_indices = sensory, idx_to_group = group })
+op:write_csv(opts.out .. "/olfaction_optimal_paths.csv")
+print(string.format("written: %s/olfaction_optimal_paths.csv (%d rows: the paths of %s under the optimal stimulus)",
+                    opts.out, op:nrow(), names[1]))

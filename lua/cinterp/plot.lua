@@ -299,6 +299,7 @@ function Figure:script(opts)
     if panel.yrange then out[#out + 1] = fmt("set yrange [%s:%s]", num(panel.yrange[1]), num(panel.yrange[2])) end
     if panel.logy then
       out[#out + 1] = "set logscale y"
+      out[#out + 1] = 'set format y "%g"'   -- 1e-05, not 0.0000100
     end
     if panel.xtics_step then out[#out + 1] = fmt("set xtics %s", num(panel.xtics_step)) end
     if panel.xtics then out[#out + 1] = "set xtics " .. panel.xtics end
@@ -340,7 +341,11 @@ function Figure:script(opts)
         end
         out[#out + 1] = "set ytics (" .. concat(tics, ", ") .. ")"
       end
-      if im.ncol <= 25 then out[#out + 1] = "set xtics 1" end
+      if im.collabels then
+        local tics = {}
+        for cc = 1, im.ncol do tics[cc] = quote(shorten(label_of(im.collabels[cc]), 24)) .. " " .. cc end
+        out[#out + 1] = "set xtics rotate by 30 right (" .. concat(tics, ", ") .. ")"
+      elseif im.ncol <= 25 then out[#out + 1] = "set xtics 1" end
       plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image notitle", p)
     end
     for t, tr in ipairs(panel.traces or {}) do
@@ -832,7 +837,7 @@ end
 -- ------------------------------------------------------------------ plot_heatmap
 
 -- plot_heatmap(x, opts): x is (rows x time) or (batch x rows x time);
--- opts: row_labels, batch_names, title, xlabel ('Time step'), ylabel,
+-- opts: row_labels, col_labels (instead of numbered columns), batch_names, title, xlabel ('Time step'), ylabel,
 -- cblabel, palette ('diverging' | 'sequential'; default diverging when the
 -- values have both signs), cbrange = {lo, hi}, panel_width, panel_height
 function M.plot_heatmap(x, opts)
@@ -846,6 +851,9 @@ function M.plot_heatmap(x, opts)
   if nr == 0 or nc == 0 or nb == 0 then error(where .. ": the tensor is empty", 2) end
   if opts.row_labels and #opts.row_labels ~= nr then
     error(fmt("%s: row_labels has %d labels, expected %d (one per row)", where, #opts.row_labels, nr), 2)
+  end
+  if opts.col_labels and #opts.col_labels ~= nc then
+    error(fmt("%s: col_labels has %d labels, expected %d (one per column)", where, #opts.col_labels, nc), 2)
   end
   local lo, hi = range_of { flat }
   lo, hi = lo or 0, hi or 1
@@ -869,7 +877,7 @@ function M.plot_heatmap(x, opts)
       title = opts.batch_names and label_of(opts.batch_names[b]) or ("batch " .. b)
     end
     panels[b] = { title = title, xlabel = opts.xlabel or "Time step", ylabel = opts.ylabel,
-                  image = { values = vals, nrow = nr, ncol = nc, rowlabels = opts.row_labels,
+                  image = { values = vals, nrow = nr, ncol = nc, rowlabels = opts.row_labels, collabels = opts.col_labels,
                             cbrange = cb, palette = palette, cblabel = opts.cblabel } }
   end
   local maxlab = 0
