@@ -4,6 +4,8 @@
 #   make demo       install, build, run scripts/demo.lua
 #   make bench      install, build, run the benchmark (see README)
 #   make asan       build into build-asan/ with AddressSanitizer + UBSan and run the tests there
+#   make fuzz       build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS (60) seconds
+#   make valgrind   the C tests and a Lua workload under valgrind memcheck (tests/valgrind.sh)
 #   make CUDA=1     also compile kernels/ with nvcc and link cuSPARSE/cuBLAS
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
 
@@ -27,14 +29,14 @@ ifeq ($(CUDA),1)
 CU_SRC   := $(wildcard kernels/*.cu)
 CU_OBJ   := $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o)
 CFLAGS   += -DCI_CUDA=1
-LIBS     += -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcusparse -lcublas -lcudart
+LIBS     += -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcusparse -lcublas -lcudart -lstdc++
 NVFLAGS  := -O3 -std=c++17 -Xcompiler -fPIC -Icore -DCI_CUDA=1 -arch=sm_75 -Werror all-warnings
 endif
 
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
             lua-busted libreadline-dev pkg-config
 
-.PHONY: all deps test test-c test-lua demo bench asan clean
+.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind clean
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -49,7 +51,7 @@ deps:
 $(BUILD)/obj/%.o: core/%.c $(HDRS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(HDRS) | $(BUILD)/obj
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(HDRS) $(wildcard kernels/*.cuh) | $(BUILD)/obj
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 $(BUILD)/libcinterp.so: $(CORE_OBJ) $(CU_OBJ)
@@ -93,5 +95,28 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
+# libFuzzer harnesses (fuzz/*_fuzz.c) built with clang + ASan + UBSan, the core
+# sources compiled straight into each (no OpenMP, no shared library). `make fuzz`
+# (fuzz/run.sh) replays fuzz/regressions/<harness>/ then fuzzes each harness
+# FUZZ_SECONDS seconds from fuzz/corpus/<harness>/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Icore \
+                -I/usr/include/x86_64-linux-gnu/openblas-pthread -Wno-unknown-pragmas \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZERS      := $(patsubst fuzz/%.c,fuzz/build/%,$(wildcard fuzz/*_fuzz.c))
+fuzz/build/%: fuzz/%.c $(CORE_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
+fuzz-build: $(FUZZERS)
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev"
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+valgrind: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
+	@bash tests/valgrind.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-valgrind fuzz/build

@@ -438,6 +438,50 @@ int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out);
 /* count distinct neurons drawn uniformly without replacement, sorted (0-based). */
 int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out);
 
+/* ===== CI_BENCH: the machine's memory bandwidth (core/membench.c) =====
+ * STREAM-style, OpenMP over the default team (both cores here), best of
+ * `repeats` passes after a warm-up pass. Return GB/s (1e9 bytes/s), or a
+ * negative value with the error set (n_floats < 1024, repeats < 1, no memory).
+ * triad: a[i] = b[i] + s*c[i] over three n_floats arrays, 12 bytes/element;
+ * read: a float sum over one array, 4 bytes/element. Use arrays well beyond
+ * the last-level cache (e.g. 2e7 floats = 80 MB each). */
+double ci_membench_triad(size_t n_floats, int repeats);
+double ci_membench_read(size_t n_floats, int repeats);
+
+/* ===== CI_DEVICE: the CUDA path (core/device.c, core/device_adam.c, kernels/) =====
+ * Built with `make CUDA=1`. Without that build, or without a usable GPU, every
+ * function here that needs one fails with CI_EDEVICE and a message saying why:
+ * "cinterp was built without CUDA (make CUDA=1)" or "no usable GPU: <CUDA's
+ * message>". Nothing ever falls back to the CPU silently. A tensor with
+ * on_device = 1 holds a device pointer in data: only ci_tensor_to, ci_adam_step,
+ * ci_net_forward / ci_net_vjp (as the input of a GPU network) and release accept it. */
+enum { CI_DEVICE_CPU = 0, CI_DEVICE_CUDA = 1 };
+
+/* 1 when CUDA is built in and a GPU is usable; 0 otherwise, with the reason as
+ * the last error (ci_last_error). The probe runs once per process. */
+int ci_cuda_available(void);
+/* Writes one line about the device (name, compute capability, memory,
+ * versions) into buf (n bytes, NUL-terminated, truncated); when no GPU is
+ * usable writes the reason instead and returns CI_EDEVICE (error set too). */
+int ci_device_info(char *buf, size_t n);
+/* A new tensor with t's shape and values on device (CI_DEVICE_CPU or
+ * CI_DEVICE_CUDA), always a copy, off the tape. */
+int ci_tensor_to(const ci_tensor *t, int device, ci_tensor **out);
+/* Moves a network's weights to the GPU (CI_DEVICE_CUDA: every later
+ * ci_net_forward / ci_net_vjp runs the whole loop there, inputs copied once,
+ * state kept on the device, results copied back to host tensors) or back to
+ * the CPU (CI_DEVICE_CPU). */
+int ci_net_to_device(ci_net *net, int device);
+/* CI_DEVICE_CPU or CI_DEVICE_CUDA (CI_DEVICE_CPU for NULL). */
+int ci_net_device(const ci_net *net);
+/* One Adam step as torch.optim.Adam (no weight decay), step >= 1:
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * param -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps).
+ * The four tensors have the same numel and live on one device (CPU: a host
+ * loop; CUDA: a kernel). */
+int ci_adam_step(ci_tensor *param, const ci_tensor *grad, ci_tensor *m, ci_tensor *v,
+                 int64_t step, double lr, double beta1, double beta2, double eps);
+
 /* CI_FFI_END */
 
 /* The tensor struct for C (same layout as ci_tensor_fields above). */

@@ -601,6 +601,12 @@ int ci_connectome_read(const char *edges, const ci_connectome_options *opts,
     rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory sorting %lld rows", (long long)st.m);
     goto fail;
   }
+  if (nnz > INT32_MAX) { /* the network engine indexes connections with 32 bits */
+    ci_csr_release(m); free(c);
+    rc = ci_set_error(CI_ENOMEM, WHERE ": %s has %lld distinct connections, more than the limit "
+                      "of 2147483647", edges, (long long)nnz);
+    goto fail;
+  }
   free(st.pre);
   st.pre = NULL;
   c->in_total = calloc((size_t)n + 1, sizeof(double));

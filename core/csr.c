@@ -134,6 +134,9 @@ static int from_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, ci_csr
                         (int)ncols);
   if (nnz < 0)
     return ci_set_error(CI_EINVAL, "%s: nnz = %lld is negative", where, (long long)nnz);
+  if (nnz > INT32_MAX) /* the network engine and cuSPARSE index entries with 32 bits */
+    return ci_set_error(CI_ENOMEM, "%s: nnz = %lld connections exceeds the limit of 2147483647",
+                        where, (long long)nnz);
   if (nnz > 0 && (!s.rows || !s.cols || !s.vals))
     return ci_set_error(CI_EINVAL, "%s: %s is NULL", where,
                         !s.rows ? "rows" : !s.cols ? "cols" : "vals");
@@ -366,7 +369,7 @@ int ci_csr_to_dense(const ci_csr *m, ci_tensor **out) {
   ci_tensor *t = NULL;
   int rc = ci_tensor_new(2, shape, &t);
   if (rc) return rc;
-  for (int32_t i = 0; i < m->nrows; i++) {
+  for (int32_t i = 0; i < m->nrows && t->nel > 0; i++) { /* no rows to fill when 0 columns */
     float *row = t->data + (size_t)i * (size_t)m->ncols;
     for (int64_t k = m->rowptr[i]; k < m->rowptr[i + 1]; k++) row[m->colidx[k]] = m->vals[k];
   }

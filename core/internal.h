@@ -71,6 +71,8 @@ void ci_node_release(ci_node *node);
 
 /* Tensor internals shared by the ops. */
 int ci_tensor_new_like(const ci_tensor *t, ci_tensor **out);
+/* Frees the data of a tensor with on_device = 1 (core/device.c). */
+void ci_device_free_data(void *p);
 int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *where);
 
 #endif /* CI_INTERNAL_H */

@@ -163,6 +163,7 @@ void ci_net_release(ci_net *net) {
   ci_csr_release(net->wd);
   ci_csr_release(net->wdt);
   for (int k = 0; k < 4; k++) ci_tensor_release(net->param[k]);
+  ci_net_to_device(net, CI_DEVICE_CPU); /* frees the GPU copy, if any */
   free(net);
 }
 

@@ -3,6 +3,9 @@
  * and the activation, then the (B, n, L) output and, when gradients are
  * needed, the one tape node that holds the state for the backward. */
 #include "net_internal.h"
+#ifdef CI_CUDA
+#include "cuda_internal.h"
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -40,6 +43,9 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
     if (manip[m].neuron < 0 || manip[m].neuron >= n)
       return ci_set_error(CI_EINVAL, "%s: manipulate: neuron %d is out of range 1..%d", where,
                           manip[m].neuron + 1, n);
+    if (manip[m].layer < 0 || manip[m].layer >= L)
+      return ci_set_error(CI_EINVAL, "%s: manipulate: layer %d is out of range 1..%d", where,
+                          manip[m].layer + 1, L);
     if (manip[m].batch >= B)
       return ci_set_error(CI_EINVAL, "%s: manipulate: batch %d is out of range 1..%lld", where,
                           manip[m].batch + 1, (long long)B);
@@ -252,6 +258,10 @@ int ci_net_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t
   if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
   *out = NULL;
   if (!net) return ci_set_error(CI_EINVAL, "%s: net is NULL", where);
+#ifdef CI_CUDA
+  if (net->on_device) /* the whole loop on the GPU (kernels/net.cu) */
+    return ci_cuda_net_forward(net, input, manip, n_manip, checkpoint_steps, out);
+#endif
   int need = ci_needs_grad(input);
   for (int k = 0; k < 4; k++) need |= ci_needs_grad(net->param[k]);
   net_state *st = NULL;

@@ -144,7 +144,8 @@ static _Thread_local size_t n_pending, cap_pending;
 static void tensor_free(ci_tensor *t) {
   if (t->grad_t) ci_tensor_release(t->grad_t);
   if (t->grad_fn) ci_node_release(t->grad_fn);
-  ci_free_aligned(t->data);
+  if (t->on_device) ci_device_free_data(t->data); /* core/device.c */
+  else ci_free_aligned(t->data);
   free(t);
 }
 

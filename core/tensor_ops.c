@@ -537,6 +537,7 @@ static int sum_mean(ci_tensor *a, int dim, int mean, ci_tensor **out, const char
   *out = NULL;
   int rc;
   if ((rc = check_arg(a, W, "a"))) return rc;
+  if (dim < -1) return ci_set_error(CI_EINVAL, "%s: dim %d is out of range -1..%d", W, dim, a->ndim - 1);
   double scale = 1.0;
   if (dim < 0) {
     if ((rc = new_tensor(0, NULL, out))) return rc;
@@ -613,6 +614,7 @@ static int extreme(ci_tensor *a, int dim, int want_max, ci_tensor **values, ci_t
   if (indices) *indices = NULL;
   int rc;
   if ((rc = check_arg(a, W, "a"))) return rc;
+  if (dim < -1) return ci_set_error(CI_EINVAL, "%s: dim %d is out of range -1..%d", W, dim, a->ndim - 1);
   if (dim < 0) {
     if (a->nel == 0)
       return ci_set_error(CI_EINVAL, "%s: the tensor is empty (no maximum/minimum)", W);
@@ -1030,15 +1032,35 @@ int ci_tensor_cat(int n, ci_tensor *const *list, int dim, ci_tensor **out) {
 
 /* ------------------------------------------------------- matmul */
 
-/* C (m x n) = op(A) op(B) with row-major contiguous operands. */
+/* C (m x n) = op(A) op(B) with row-major contiguous operands.
+ * Deterministic whatever the thread count: OpenBLAS runs single-threaded (its own
+ * threading splits work by thread count, which changed results between
+ * OMP_NUM_THREADS=1 and 2), and the rows of C are cut into fixed blocks of
+ * GEMM_BLOCK rows, each one sgemm call, spread over OpenMP threads. A block's
+ * result does not depend on which thread computes it. */
+#define GEMM_BLOCK 64
+void openblas_set_num_threads(int num_threads);
 static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *A, const float *B,
                  float *Cm) {
   if (m == 0 || n == 0) return;
   if (k == 0) { memset(Cm, 0, (size_t)(m * n) * sizeof(float)); return; }
+  static int blas_single = 0;
+  if (!__atomic_load_n(&blas_single, __ATOMIC_ACQUIRE)) {
+    openblas_set_num_threads(1);
+    __atomic_store_n(&blas_single, 1, __ATOMIC_RELEASE);
+  }
   int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              (int)m, (int)n, (int)k, 1.0f, A, lda > 0 ? lda : 1, B, ldb > 0 ? ldb : 1, 0.0f, Cm,
-              (int)n);
+  int64_t nblk = (m + GEMM_BLOCK - 1) / GEMM_BLOCK;
+  int par = nblk > 1 && (double)m * (double)n * (double)k > 4e6;
+  (void)par;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+  for (int64_t q = 0; q < nblk; q++) {
+    int64_t i0 = q * GEMM_BLOCK, mb = m - i0 < GEMM_BLOCK ? m - i0 : GEMM_BLOCK;
+    const float *Ab = ta ? A + i0 : A + i0 * k;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)mb, (int)n, (int)k, 1.0f, Ab, lda > 0 ? lda : 1, B, ldb > 0 ? ldb : 1, 0.0f,
+                Cm + i0 * n, (int)n);
+  }
 }
 
 static void mm_dims(const ci_tensor *a, const ci_tensor *b, int64_t *m, int64_t *k, int64_t *n) {

@@ -86,6 +86,7 @@ return function(ci)
     if not ci.is_network(net) then
       error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. type(net), 2)
     end
+    ci._recipe_device(where, net, opts.device) -- "cuda" must match the network's device
     if not ci.is_target_activation(targets) then
       if type(targets) == "table" then
         targets = ci.TargetActivation { targets = targets, batch_size = opts.batch_size }
@@ -164,7 +165,7 @@ return function(ci)
     local u
     if opts.input_tensor ~= nil then
       local x = opts.input_tensor
-      if type(x) == "table" then x = ci.tensor(x) end
+      if type(x) == "table" and getmetatable(x) == nil then x = ci.tensor(x) end
       if not ci.is_tensor(x) then
         error(where .. ": input_tensor must be a ci.tensor, got " .. type(x), 2)
       end

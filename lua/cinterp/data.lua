@@ -498,6 +498,10 @@ return function(ci)
     local data = acts.data
     for _, g in ipairs(sel) do
       local idx = members[g]
+      if idx == nil then
+        error(fmt("%s: selected_group %s is not a group of idx_to_group", where,
+                  type(g) == "string" and ("'" .. g .. "'") or tostring(g)), 2)
+      end
       if idx then
         for _, i in ipairs(idx) do
           if i > n then

@@ -1115,6 +1115,21 @@ end
 
 mt.__tostring = function(f) return f:tostring() end
 
+-- Every method checks its self (f.nrow(tensor) is an error naming the method);
+-- methods added later (csv.lua's write_csv, ...) are wrapped the same way.
+local function guard_self(name, fn)
+  if type(fn) ~= "function" then return fn end
+  return function(f, ...)
+    if not is_frame(f) then
+      error(fmt("ci.frame:%s: self must be a ci.frame (call it as f:%s(...)), got %s", name, name,
+                type(f)), 2)
+    end
+    return fn(f, ...)
+  end
+end
+for name, fn in pairs(Frame) do Frame[name] = guard_self(name, fn) end
+setmetatable(Frame, { __newindex = function(t, name, fn) rawset(t, name, guard_self(name, fn)) end })
+
 M.is_frame = is_frame
 M.kind_of = kind_of
 M.missing_of = missing_of

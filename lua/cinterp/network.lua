@@ -7,6 +7,7 @@ local ffi = require "ffi"
 return function(ci)
   local E = ci._engine
   local C, check = E.C, E.check
+  require("cinterp.device")(ci) -- ci._check_device, ci.cuda_available, ci.device_info
 
   local Network = {}
   local NetworkMT = { __index = Network }
@@ -85,12 +86,11 @@ return function(ci)
                            default_bias = default_bias, tau = tau } do
       if type(v) ~= "number" then error(where .. ": " .. name .. " must be a number", 3) end
     end
-    if opts.device and opts.device ~= "cpu" then
-      if opts.device == "cuda" then
-        error(where .. ": device = \"cuda\" needs the CUDA build (make CUDA=1) and a GPU; " ..
-              "this build runs on the CPU only", 3)
-      end
-      error(where .. ": unknown device " .. tostring(opts.device) .. " (use \"cpu\" or \"cuda\")", 3)
+    -- "cuda" needs the CUDA build and a GPU (ci_cuda_available): else an error, no fallback
+    local device = ci._check_device(where, opts.device, 3)
+    if device == "cuda" and opts.activation_function ~= nil then
+      error(where .. ": device = \"cuda\" cannot run a custom activation_function (a Lua " ..
+            "function runs on the CPU); leave device out or drop activation_function", 3)
     end
     if opts.activation_function ~= nil and type(opts.activation_function) ~= "function" then
       error(where .. ": activation_function must be a Lua function (net, x, x_previous)", 3)
@@ -197,6 +197,7 @@ return function(ci)
       error(where .. ": " .. msg, 3)
     end
     local handle = ffi.gc(pnet[0], C.ci_net_release)
+    if device == "cuda" then check(C.ci_net_to_device(handle, C.CI_DEVICE_CUDA), where, 4) end
     local self = setmetatable({
       _net = handle,
       _kind = kind,
@@ -214,7 +215,7 @@ return function(ci)
       indices = indices,
       divisive_normalization = opts.divisive_normalization,
       custom_activation_function = opts.activation_function,
-      device = "cpu",
+      device = device,
       all_weights = W,
       activations = nil,
     }, NetworkMT)
@@ -286,12 +287,21 @@ return function(ci)
     end
     local function add(batch, layer, spec)
       if not is_int(layer) then error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5) end
+      if layer < 1 then
+        error(string.format("%s: manipulate: layer %d is out of range (layers are 1-based)", where,
+                            layer), 5)
+      end
+      if layer > self.num_layers then return end  -- as the reference: a later layer never comes
       if type(spec) ~= "table" then error(where .. ": manipulate[" .. layer .. "] must be a table {[neuron or group] = value}", 5) end
       for key, value in pairs(spec) do
         if type(value) ~= "number" then
           error(where .. ": manipulate: value for " .. tostring(key) .. " must be a number", 5)
         end
         if self.groups then
+          if type(key) == "string" and self.group_index[key] == nil then
+            error(string.format("%s: manipulate: unknown group %s (the groups of idx_to_group)",
+                                where, type(key) == "string" and ("'" .. key .. "'") or tostring(key)), 5)
+          end
           if type(key) == "string" or (self.group_index[key] and type(key) ~= "number") then
             for i = 1, self.n do
               if self.idx_to_group[i] == key then list[#list + 1] = { layer, batch, i, value } end
@@ -336,7 +346,7 @@ return function(ci)
 
   -- Normalises inputs to a (B, S, L) tensor; returns it and whether it was 2-d.
   function Network:_input3(inputs, where)
-    if type(inputs) == "table" and not ci.is_tensor(inputs) then inputs = ci.tensor(inputs) end
+    if type(inputs) == "table" and getmetatable(inputs) == nil then inputs = ci.tensor(inputs) end
     if not ci.is_tensor(inputs) then error(where .. ": inputs must be a ci.tensor", 3) end
     local S, L = #self.sensory_indices, self.num_layers
     local two = inputs:dim() == 2
@@ -399,11 +409,30 @@ return function(ci)
     return g_in, g_x
   end
 
+  --- net:to("cpu" | "cuda"): moves the network's weights (the whole loop follows).
+  function Network:to(device)
+    local where = self._where .. ".to"
+    local d = ci._check_device(where, device, 2)
+    if d == "cuda" and self.custom_activation_function then
+      error(where .. ": a network with a custom activation_function runs on the CPU only", 2)
+    end
+    check(C.ci_net_to_device(self._net, d == "cuda" and C.CI_DEVICE_CUDA or C.CI_DEVICE_CPU), where)
+    self.device = d
+    return self
+  end
+
   function Network:stored_bytes() return tonumber(C.ci_net_last_stored_bytes(self._net)) end
 
   --- net:set_param_grads{slopes=, raw_biases=, divisive_strength=, tau=}
   function Network:set_param_grads(o)
     o = o or {}
+    if type(o) ~= "table" then error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2) end
+    for k in pairs(o) do
+      if k ~= "slopes" and k ~= "raw_biases" and k ~= "divisive_strength" and k ~= "tau" then
+        error(string.format("%s.set_param_grads: unknown option '%s' (slopes, raw_biases, " ..
+                            "divisive_strength, tau)", self._where, tostring(k)), 2)
+      end
+    end
     if not self.groups then return end
     local function set(t, v) if t and v ~= nil then t:requires_grad(v and true or false) end end
     set(self.slope, o.slopes)
@@ -416,6 +445,11 @@ return function(ci)
   function ci.training_mode(net, opts, fn)
     if type(opts) == "function" then fn, opts = opts, {} end
     opts = opts or {}
+    if getmetatable(net) ~= NetworkMT then
+      error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. type(net), 2)
+    end
+    if type(opts) ~= "table" then error("ci.training_mode: opts must be a table, got " .. type(opts), 2) end
+    if type(fn) ~= "function" then error("ci.training_mode: fn must be a function, got " .. type(fn), 2) end
     local function flag(v) if v == nil then return true end return v end
     local old = {}
     for _, k in ipairs { "slope", "raw_biases", "divisive_strength", "tau_param" } do
@@ -526,5 +560,18 @@ return function(ci)
     end
     -- (B, n, L) from L slabs (n, B)
     return ci.stack(outs, 3):permute(2, 1, 3)
+  end
+
+  -- every method checks its self: net.forward(tensor, u) names the method
+  for name, fn in pairs(Network) do
+    if type(fn) == "function" then
+      Network[name] = function(self, ...)
+        if getmetatable(self) ~= NetworkMT then
+          error(string.format("network:%s: self must be a ci.MultilayeredNetwork or ci.LinearNetwork " ..
+                              "(call it as net:%s(...)), got %s", name, name, type(self)), 2)
+        end
+        return fn(self, ...)
+      end
+    end
   end
 end

@@ -16,7 +16,7 @@ return function(ci)
 
   -- (B, S, L) view of x plus whether it was 2-d; shape checked with a clear message.
   local function input3(where, net, x)
-    if type(x) == "table" then x = ci.tensor(x) end
+    if type(x) == "table" and getmetatable(x) == nil then x = ci.tensor(x) end
     if not ci.is_tensor(x) then error(where .. ": x must be a ci.tensor, got " .. type(x), 3) end
     local S, L = #net.sensory_indices, net.num_layers
     local two = x:dim() == 2
@@ -69,6 +69,7 @@ return function(ci)
     local where = "ci.saliency"
     opts = opts or {}
     check_net(where, net)
+    ci._recipe_device(where, net, opts.device) -- "cuda" must match the network's device
     local method = opts.method or "vanilla"
     check_method(where, method)
     local u, two = input3(where, net, x)
@@ -119,6 +120,7 @@ return function(ci)
     local where = "ci.get_gradients"
     opts = opts or {}
     check_net(where, net)
+    ci._recipe_device(where, net, opts.device) -- "cuda" must match the network's device
     local method = opts.method or "vanilla"
     check_method(where, method)
     local u = input3(where, net, x)

@@ -288,6 +288,16 @@ return function(ci)
   -- m.nrows, m.ncols, m.rowptr, m.colidx, m.vals read the C fields (m:nnz() is
   -- the method; the field is F(m).nnz).
   local FIELDS = { nrows = true, ncols = true, rowptr = true, colidx = true, vals = true }
+  -- every method checks its self: m.nnz(tensor) must not read a tensor as a matrix
+  for name, f in pairs(methods) do
+    methods[name] = function(m, ...)
+      if not is_sparse(m) then
+        error(fmt("sparse:%s: self must be a ci.sparse matrix (call it as m:%s(...)), got %s",
+                  name, name, type(m)), 2)
+      end
+      return f(m, ...)
+    end
+  end
   ffi.metatype("ci_csr", {
     __index = function(m, k)
       local f = methods[k]

@@ -120,8 +120,9 @@ local function from_table(x)
     return call1(where, C.ci_tensor_full(0, nil, x, box))
   end
   if is_tensor(x) then return x:detach() end
-  if type(x) ~= "table" then
-    error(fmt("%s: expected a (nested) table of numbers or a number, got %s", where, type(x)), 2)
+  if type(x) ~= "table" or getmetatable(x) ~= nil then  -- a frame, a network, ... is no table of numbers
+    error(fmt("%s: expected a (nested) table of numbers or a number, got %s", where,
+              type(x) == "table" and "a table with a metatable (a ci.frame or other object)" or type(x)), 2)
   end
   local shape, v = {}, x
   while type(v) == "table" do
@@ -262,7 +263,11 @@ function methods.totable(t)
     end
     return r
   end
-  return build(1)
+  -- not a tail call: t must stay on the stack (alive) while build reads its data;
+  -- `return build(1)` let the GC free a temporary tensor mid-read (ci.rand(n, 3):totable())
+  local res = build(1)
+  if t == nil then error("unreachable") end  -- a use of t after build(1)
+  return res
 end
 
 ----------------------------------------------------------------------- copies, in place
@@ -694,6 +699,21 @@ local mt = {
     error("tensor: cannot assign the field '" .. tostring(k) .. "'", 2)
   end,
 }
+-- Every method checks its self (t.sum(frame) is an error naming the method, not a
+-- crash inside the FFI); methods added later (tape.lua, ...) are wrapped the same way.
+local function guard_self(name, f)
+  if type(f) ~= "function" then return f end
+  return function(t, ...)
+    if not is_tensor(t) then
+      error(fmt("tensor:%s: self must be a tensor (call it as t:%s(...)), got %s", name, name,
+                (type(t) == "table" and getmetatable(t) and rawget(getmetatable(t), "__name")) or
+                typename(t)), 2)
+    end
+    return f(t, ...)
+  end
+end
+for name, f in pairs(methods) do methods[name] = guard_self(name, f) end
+setmetatable(methods, { __newindex = function(tbl, name, f) rawset(tbl, name, guard_self(name, f)) end })
 ffi.metatype("ci_tensor", mt)
 
 return function(ci)

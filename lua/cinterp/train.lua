@@ -128,6 +128,9 @@ return function(ci)
     local has_layer = targets:has_column("layer")
     local bcol, icol, vcol = targets:col("batch"), targets:col("neuron_idx"), targets:col("value")
     local lcol = has_layer and targets:col("layer") or nil
+    if targets:nrow() == 0 then
+      error(fmt("%s: targets has no rows (nothing to fit)", WHERE), 3)
+    end
     local rows = {}
     for r = 1, targets:nrow() do
       local b, i, v = bcol[r], icol[r], vcol[r]
@@ -263,9 +266,10 @@ return function(ci)
     end
     opts = opts or {}
     if type(opts) ~= "table" then error(WHERE .. ": opts must be a table", 2) end
+    ci._recipe_device(WHERE, net, opts.device) -- "cuda" must match the network's device
 
     -- inputs
-    if type(inputs) == "table" and not ci.is_tensor(inputs) then inputs = ci.tensor(inputs) end
+    if type(inputs) == "table" and getmetatable(inputs) == nil then inputs = ci.tensor(inputs) end
     if not ci.is_tensor(inputs) then
       error(WHERE .. ": inputs must be a ci.tensor of shape (batch, sensory neurons, num_layers)", 2)
     end

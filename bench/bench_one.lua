@@ -1,0 +1,378 @@
+-- bench_one.lua: one benchmark configuration, in a process of its own so that
+-- its peak memory is its own; bench/bench.lua spawns it once per configuration.
+-- Prints one line "RESULT key=value key=value ..." (and nothing else on stdout
+-- that starts with RESULT).
+--
+--   cinterp bench/bench_one.lua --net NET [--B 8] [--L 10] [--what fwd,am,train]
+--                               [--cap SECONDS] [--am-iters K] [--epochs E]
+-- NET: random:N:NNZ   the generator's network (core/generator.c, seed 20240601 + N;
+--                     sensory: 5 % of N, same seed), as REFERENCE.md describes
+--      ref10k, ref50k the exact networks the reference was timed on
+--                     (../shared/bench/nets, post,pre,weight 0-based)
+--      larva          ../shared/data/larva_winding2023 (afferent neurons sensory)
+-- --what: any of fwd (forward, no grad), am (activation-maximisation iteration),
+--         train (train_model epoch), spmm (one ci_csr_spmm on the weights for
+--         B = 1, 8, 32; --B/--L ignored), actmax100 (a whole 100-iteration run).
+-- --cap: a soft budget in seconds for the measurements, shared among the
+--        phases asked for (forward 1, iterations 2, epochs 2 parts): repeats
+--        stop early once a phase's share is spent (after at least one timed
+--        forward, one iteration-to-iteration or one epoch-to-epoch interval).
+-- The driver runs train in a process of its own (the network then has 20
+-- groups; without train it has none, as the reference's timed model).
+--
+-- Timings (seconds, CLOCK_MONOTONIC):
+--   fwd_s       median of up to 3 no-grad forwards after one warm-up (the
+--               warm-up alone when it took over half the forward's budget)
+--   am_iter_s   median time between successive iterations of
+--               ci.activation_maximisation (input given, early_stopping = false,
+--               quiet; 10 target neurons per batch at the last layer): forward
+--               with grad + loss + backward + Adam step, what the reference timed
+--   train_epoch_s median time between successive epochs of ci.train_model
+--               (20 groups, slopes + biases + tau trained, 10 target neurons per
+--               batch at the last layer, train_fraction 1)
+--   peak_*_mb   VmHWM during that phase (reset through /proc/self/clear_refs
+--               before it, so it includes the resident network, not the
+--               generator); peak_mb: VmHWM of the process up to the end of the
+--               activation maximisation (generation/loading + network + forward
+--               + AM: what the reference's peak RSS covered); peak_total_mb:
+--               VmHWM of the whole process
+local ci = rawget(_G, "ci") or require "cinterp"
+local ffi = require "ffi"
+local C = ci._engine.C
+local check = ci._engine.check
+
+pcall(ffi.cdef, [[
+typedef struct { long tv_sec; long tv_nsec; } bench_ts;
+int clock_gettime(int clk, bench_ts *tp);
+]])
+local ts = ffi.new("bench_ts")
+local function now()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local function status_mb(key)
+  local f = io.open("/proc/self/status")
+  if not f then return 0 / 0 end
+  local s = f:read("*a")
+  f:close()
+  local v = s:match(key .. ":%s*(%d+)")
+  return v and tonumber(v) / 1024 or 0 / 0
+end
+-- resets VmHWM to the current RSS (Linux >= 4.0); false when not allowed
+local hwm_max = 0 -- the highest VmHWM seen before any reset
+local function reset_peak()
+  local h = status_mb("VmHWM")
+  if h > hwm_max then hwm_max = h end
+  collectgarbage()
+  collectgarbage()
+  local f = io.open("/proc/self/clear_refs", "w")
+  if not f then return false end
+  local ok = f:write("5")
+  f:close()
+  return ok and true or false
+end
+
+local function median(xs)
+  if #xs == 0 then return 0 / 0 end
+  local t = {}
+  for k, v in ipairs(xs) do t[k] = v end
+  table.sort(t)
+  local m = #t
+  if m % 2 == 1 then return t[(m + 1) / 2] end
+  return 0.5 * (t[m / 2] + t[m / 2 + 1])
+end
+
+-- arguments
+local o = { B = 8, L = 10, what = "fwd,am,train", cap = 60, ["am-iters"] = 6, epochs = 4 }
+do
+  local a, k = arg or {}, 1
+  while k <= #a do
+    local name = a[k]:match("^%-%-([%w%-]+)$")
+    if not name or a[k + 1] == nil then
+      io.stderr:write("bench_one.lua: bad argument " .. tostring(a[k]) .. "\n")
+      os.exit(2)
+    end
+    o[name] = a[k + 1]
+    k = k + 2
+  end
+end
+if not o.net then
+  io.stderr:write("bench_one.lua: --net is required (random:N:NNZ, ref10k, ref50k, larva)\n")
+  os.exit(2)
+end
+local B, L, cap = tonumber(o.B), tonumber(o.L), tonumber(o.cap)
+local what = {}
+for w in o.what:gmatch("[^,]+") do what[w] = true end
+local parts = (what.fwd and 1 or 0) + (what.am and 2 or 0) + (what.train and 2 or 0)
+local function share(p) return cap * p / math.max(parts, 1) end
+
+local root = (debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$")) or "."
+local shared = os.getenv("CI_SHARED") or (root .. "/../shared")
+
+local res = { net = o.net, B = B, L = L }
+local function emit()
+  local keys = {}
+  for k in pairs(res) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = res[k]
+    if type(v) == "number" then v = (v == math.floor(v) and math.abs(v) < 1e15) and
+        string.format("%d", v) or string.format("%.6g", v) end
+    parts[#parts + 1] = k .. "=" .. tostring(v)
+  end
+  io.write("RESULT " .. table.concat(parts, " ") .. "\n")
+  io.flush()
+end
+
+------------------------------------------------------------------------------
+-- the network
+------------------------------------------------------------------------------
+local W, sensory, n
+local t_build = now()
+
+-- an edge table "post,pre,weight" (0-based) and a one-column sensory list
+local function read_ref(name)
+  local dir = shared .. "/bench/nets/"
+  local copt = ffi.new("ci_csv_options")
+  copt.header = 1
+  local box = ffi.new("ci_csv_table*[1]")
+  check(C.ci_csv_read(dir .. "net_" .. name .. "_edges.csv.gz", copt, box), "bench_one")
+  local t = ffi.gc(box[0], C.ci_csv_free)
+  local m = tonumber(t.nrow)
+  local col = {}
+  for j = 0, t.ncol - 1 do col[ffi.string(t.cols[j].name)] = t.cols[j].num end
+  local rows, cols = ffi.new("int32_t[?]", m), ffi.new("int32_t[?]", m)
+  local vals = ffi.new("float[?]", m)
+  local pr, pc, pw = col.post, col.pre, col.weight
+  local nmax = 0
+  for k = 0, m - 1 do
+    local r, c = pr[k], pc[k]
+    rows[k], cols[k], vals[k] = r, c, pw[k]
+    if r > nmax then nmax = r end
+    if c > nmax then nmax = c end
+  end
+  local nn = tonumber(name:match("n(%d+)"))
+  assert(nmax < nn, "bench_one: index beyond n in " .. name)
+  local pm = ffi.new("ci_csr*[1]")
+  check(C.ci_csr_from_coo(nn, nn, m, rows, cols, vals, pm), "bench_one")
+  local Wm = ffi.gc(pm[0], C.ci_csr_release)
+  ffi.gc(t, nil)
+  C.ci_csv_free(t)
+  copt.header = 0
+  check(C.ci_csv_read(dir .. "net_" .. name .. "_sensory.txt.gz", copt, box), "bench_one")
+  local s = ffi.gc(box[0], C.ci_csv_free)
+  local sens = {}
+  for k = 0, tonumber(s.nrow) - 1 do sens[#sens + 1] = s.cols[0].num[k] + 1 end
+  return Wm, sens, nn
+end
+
+if o.net:match("^random:") then
+  local nn, nnz = o.net:match("^random:(%d+):(%d+)$")
+  nn, nnz = tonumber(nn), tonumber(nnz)
+  local pm = ffi.new("ci_csr*[1]")
+  check(C.ci_random_connectome(nn, nnz, 20240601 + nn, pm), "bench_one")
+  W = ffi.gc(pm[0], C.ci_csr_release)
+  local S = math.floor(nn * 0.05 + 0.5)
+  local sens = ffi.new("int32_t[?]", S)
+  check(C.ci_random_sensory(nn, S, 20240601 + nn, sens), "bench_one")
+  sensory = {}
+  for s = 1, S do sensory[s] = sens[s - 1] + 1 end
+  n = nn
+elseif o.net == "ref10k" or o.net == "ref50k" then
+  W, sensory, n = read_ref(o.net == "ref10k" and "n10000" or "n50000")
+elseif o.net == "larva" then
+  local dir = shared .. "/data/larva_winding2023"
+  local c = ci.connectome.read { edges = dir .. "/edges.csv.gz", neurons = dir .. "/neurons.csv.gz" }
+  W = c:weights()
+  sensory = c:select { flow = "afferent" }
+  n = c.n
+else
+  io.stderr:write("bench_one.lua: unknown --net " .. o.net .. "\n")
+  os.exit(2)
+end
+res.n, res.nnz, res.S = n, tonumber(W:nnz()), #sensory
+res.build_s = now() - t_build
+
+------------------------------------------------------------------------------
+-- the sparse product alone: Y = W X for B = 1, 8, 32 (X: n x B, batch innermost)
+------------------------------------------------------------------------------
+if what.spmm then
+  local reps = tonumber(o.reps) or 9
+  for _, b in ipairs { 1, 8, 32 } do
+    local X = ffi.new("float[?]", n * b)
+    local Y = ffi.new("float[?]", n * b)
+    for k = 0, n * b - 1 do X[k] = (k * 2654435761 % 1000) / 1000 end
+    check(C.ci_csr_spmm(W, X, b, Y, 0), "bench_one")
+    local ts_ = {}
+    local t_start = now()
+    for r = 1, reps do
+      local t0 = now()
+      C.ci_csr_spmm(W, X, b, Y, 0)
+      ts_[r] = now() - t0
+      if r >= 3 and now() - t_start > cap / 3 then break end
+    end
+    res["spmm_b" .. b .. "_s"] = median(ts_)
+    res["spmm_b" .. b .. "_min_s"] = math.min(unpack(ts_))
+  end
+end
+
+if not (what.fwd or what.am or what.train or what.actmax100) then
+  res.peak_total_mb = math.max(hwm_max, status_mb("VmHWM"))
+  emit()
+  os.exit(0)
+end
+
+------------------------------------------------------------------------------
+-- the model
+------------------------------------------------------------------------------
+local G = 20
+local idx_to_group
+if what.train then
+  idx_to_group = {}
+  for i = 1, n do idx_to_group[i] = (i - 1) % G + 1 end
+end
+local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, idx_to_group = idx_to_group })
+W = nil -- the network holds its own copy
+res.peak_build_mb = status_mb("VmHWM")
+local S = #sensory
+ci.manual_seed(1)
+local x = ci.rand(B, S, L) * ci.rand(B, S, L):lt(0.3)
+
+-- 10 target neurons per batch, non-sensory, at the last layer
+local is_sensory = {}
+for _, i in ipairs(sensory) do is_sensory[i] = true end
+local tgt = {}
+do
+  local k, step = 0, math.max(1, math.floor(n / 10))
+  local i = 1
+  while #tgt < 10 and k < n do
+    if not is_sensory[i] then tgt[#tgt + 1] = i end
+    i = (i + step - 1) % n + 1
+    if is_sensory[i] then i = i % n + 1 end
+    k = k + 1
+  end
+end
+res.targets = #tgt
+
+reset_peak()
+res.rss_net_mb = status_mb("VmRSS")
+
+if what.fwd then
+  reset_peak()
+  local tf = {}
+  local t_start = now()
+  ci.no_grad(function() net:forward(x) end) -- warm-up
+  net.activations = nil
+  local first = now() - t_start
+  for r = 1, 3 do
+    if (now() - t_start) + first > share(1) and (r > 1 or first > share(1) / 2) then break end
+    collectgarbage()
+    local t0 = now()
+    local out = ci.no_grad(function() return net:forward(x) end)
+    tf[#tf + 1] = now() - t0
+    out = nil
+    net.activations = nil
+  end
+  if #tf == 0 then tf[1] = first end -- too slow for more: the warm-up is the sample
+  res.fwd_s = median(tf)
+  res.fwd_reps = #tf
+  collectgarbage()
+  res.peak_fwd_mb = status_mb("VmHWM")
+end
+
+local STOP = {}
+if what.am then
+  reset_peak()
+  local rows = { batch = {}, layer = {}, neuron = {}, value = {} }
+  for b = 1, B do
+    for _, i in ipairs(tgt) do
+      local r = #rows.batch + 1
+      rows.batch[r], rows.layer[r], rows.neuron[r], rows.value[r] = b, L, i, 1
+    end
+  end
+  local targets = ci.TargetActivation { targets = ci.frame(rows), batch_size = B }
+  local stamps = {}
+  local t_start = now()
+  local iters = tonumber(o["am-iters"])
+  local ok, err = pcall(ci.activation_maximisation, net, targets, {
+    input_tensor = x, num_iterations = iters, early_stopping = false, quiet = true,
+    log = function()
+      local t = now()
+      stamps[#stamps + 1] = t
+      if #stamps >= 2 and t - t_start > share(2) then error(STOP) end
+    end,
+  })
+  if not ok and err ~= STOP then error(err, 0) end
+  local d = {}
+  for k = 2, #stamps do d[#d + 1] = stamps[k] - stamps[k - 1] end
+  res.am_iter_s = median(d)
+  res.am_reps = #d
+  res.am_first_s = stamps[1] and stamps[1] - t_start or 0 / 0 -- setup + first forward
+  collectgarbage()
+  res.peak_am_mb = status_mb("VmHWM")
+  res.stored_mb = net:stored_bytes() / 2 ^ 20
+end
+
+-- the process's peak up to here: generation + network + forward + activation
+-- maximisation, what the reference's peak RSS covered
+res.peak_mb = math.max(hwm_max, status_mb("VmHWM"))
+
+if what.train then
+  reset_peak()
+  local rows = { batch = {}, layer = {}, neuron_idx = {}, value = {} }
+  for b = 1, B do
+    for k, i in ipairs(tgt) do
+      local r = #rows.batch + 1
+      rows.batch[r], rows.layer[r], rows.neuron_idx[r], rows.value[r] = b, L, i, 0.1 * k / #tgt
+    end
+  end
+  local stamps = {}
+  local t_start = now()
+  local ok, err = pcall(ci.train_model, net, x, ci.frame(rows), {
+    num_epochs = tonumber(o.epochs), train_fraction = 1, quiet = true,
+    train_slopes = true, train_biases = true, train_tau = true,
+    log = function()
+      local t = now()
+      stamps[#stamps + 1] = t
+      if #stamps >= 2 and t - t_start > share(2) then error(STOP) end
+    end,
+  })
+  if not ok and err ~= STOP then error(err, 0) end
+  local d = {}
+  for k = 2, #stamps do d[#d + 1] = stamps[k] - stamps[k - 1] end
+  res.train_epoch_s = median(d)
+  res.train_reps = #d
+  collectgarbage()
+  res.peak_train_mb = status_mb("VmHWM")
+end
+
+-- a whole 100-iteration activation maximisation (issue 7 item 4)
+if what.actmax100 then
+  reset_peak()
+  local iters = tonumber(o["am-iters"]) or 100
+  local rows = { batch = {}, layer = {}, neuron = {}, value = {} }
+  for b = 1, B do
+    for _, i in ipairs(tgt) do
+      local r = #rows.batch + 1
+      rows.batch[r], rows.layer[r], rows.neuron[r], rows.value[r] = b, L, i, 1
+    end
+  end
+  local targets = ci.TargetActivation { targets = ci.frame(rows), batch_size = B }
+  local count = 0
+  local t0 = now()
+  local _, _, act = ci.activation_maximisation(net, targets, {
+    num_iterations = iters, early_stopping = false, quiet = true, seed = 1,
+    log = function() count = count + 1 end,
+  })
+  res.actmax_total_s = now() - t0
+  res.actmax_iters = count
+  res.actmax_first_loss = act[1]
+  res.actmax_last_loss = act[#act]
+  collectgarbage()
+  res.peak_actmax_mb = status_mb("VmHWM")
+end
+
+res.peak_total_mb = math.max(hwm_max, status_mb("VmHWM"))
+emit()

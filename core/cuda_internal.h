@@ -1,0 +1,85 @@
+/* cuda_internal.h: the private interface between the C engine and the CUDA
+ * kernels (kernels/ .cu files, compiled by nvcc only with make CUDA=1). Nothing here
+ * is part of the public API; core/device.c wraps it into the public
+ * ci_cuda_available / ci_device_info / ci_tensor_to / ci_net_to_device and
+ * core/net_forward.c, net_backward.c dispatch to ci_cuda_net_forward /
+ * ci_cuda_net_vjp when a network lives on the GPU. Every function here checks
+ * every CUDA / cuSPARSE status and turns a failure into ci_set_error(CI_EDEVICE,
+ * "<where>: <call> failed: <CUDA's message>"). Included from C and from C++. */
+#ifndef CI_CUDA_INTERNAL_H
+#define CI_CUDA_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "net_internal.h"
+
+/* Probes the driver, the devices and cuSPARSE once per process (the result is
+ * cached). Returns 1 when a GPU is usable; else 0 with the reason (e.g. "CUDA
+ * driver version is insufficient for CUDA runtime version") written to msg. */
+int ci_cuda_probe(char *msg, size_t n);
+/* One line about the current device: name, compute capability, memory, driver
+ * and runtime versions. Only valid after a successful probe. */
+int ci_cuda_describe(char *buf, size_t n);
+
+/* Device memory and copies (dir: 0 host->device, 1 device->host, 2 device->device). */
+enum { CI_H2D = 0, CI_D2H = 1, CI_D2D = 2 };
+int ci_cuda_malloc(void **p, size_t bytes, const char *where);
+void ci_cuda_free(void *p);
+int ci_cuda_memcpy(void *dst, const void *src, size_t bytes, int dir, const char *where);
+int ci_cuda_memset0(void *p, size_t bytes, const char *where);
+
+/* A CSR matrix on the device, in the index types cuSPARSE's SpMM takes (both
+ * 32-bit when nnz < 2^31, else both 64-bit). */
+typedef struct ci_cuda_csr {
+  int32_t nrows, ncols;
+  int64_t nnz;
+  int idx64;           /* 1: rowptr and colidx are int64, else int32 */
+  void *rowptr;        /* nrows + 1 */
+  void *colidx;        /* nnz */
+  float *vals;         /* nnz */
+  void *desc;          /* cusparseSpMatDescr_t, NULL when nnz == 0 */
+} ci_cuda_csr;
+
+/* A cuSPARSE handle and the SpMM workspace, kept across timesteps and passes. */
+typedef struct ci_cuda_spmm_ctx {
+  void *handle;        /* cusparseHandle_t */
+  void *work;          /* workspace (device), grown on demand, never shrunk */
+  size_t work_bytes;
+} ci_cuda_spmm_ctx;
+
+int ci_cuda_spmm_ctx_init(ci_cuda_spmm_ctx *ctx, const char *where);
+void ci_cuda_spmm_ctx_free(ci_cuda_spmm_ctx *ctx);
+/* Uploads m (host CSR) into out; on failure nothing is left allocated. */
+int ci_cuda_csr_upload(const ci_csr *m, ci_cuda_csr *out, const char *where);
+void ci_cuda_csr_free(ci_cuda_csr *m);
+/* Y (nrows x B) = A X (+ Y when accumulate), X (ncols x B); both dense slabs
+ * row-major on the device with the batch innermost (ld = B). */
+int ci_cuda_csr_spmm(ci_cuda_spmm_ctx *ctx, const ci_cuda_csr *A, const float *X, int64_t B,
+                     float *Y, int accumulate, const char *where);
+
+/* The device copy of a network's fixed structure (ci_net.dev). */
+int ci_cuda_net_upload(ci_net *net, const char *where);
+void ci_cuda_net_free(void *dev);
+
+/* The whole unrolled pass on the GPU, with the contracts of ci_net_forward /
+ * ci_net_vjp (inputs on the host or the device; results on the host). */
+int ci_cuda_net_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_manip,
+                        int32_t checkpoint_steps, ci_tensor **out);
+int ci_cuda_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_manip,
+                    int32_t checkpoint_steps, const ci_tensor *grad_out,
+                    ci_tensor **grad_input, ci_tensor **grad_x);
+
+/* One Adam step (torch's rule) over n device floats. */
+int ci_cuda_adam(float *param, const float *grad, float *m, float *v, int64_t n, int64_t step,
+                 double lr, double beta1, double beta2, double eps, const char *where);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CI_CUDA_INTERNAL_H */
