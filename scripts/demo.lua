@@ -17,7 +17,8 @@ for k = 1, #arg do
   end
 end
 
-local L, B = 6, 3
+local L, B = 4, 3
+local TAU = 1 -- each step fully replaces the previous state: signals travel one synapse per step
 ci.manual_seed(7)
 
 local function exists(p) local f = io.open(p, "rb") if f then f:close() return true end return false end
@@ -29,10 +30,11 @@ if ci.connectome and exists(larva .. "/edges.csv.gz") and exists(larva .. "/neur
   local ok, c = pcall(ci.connectome.read, { edges = larva .. "/edges.csv.gz", neurons = larva .. "/neurons.csv.gz" })
   if ok then
     print(("  %d neurons, %d connections"):format(c.n, c.nnz))
-    local ok2, sel = pcall(c.select, c, { super_class = "sensory" })
+    local ok2, sel = pcall(c.select, c, { flow = "afferent" })
     if ok2 and #sel > 0 then sensory = sel end
     if sensory then
-      net = c:model { sensory = sensory, num_layers = L }
+      print(("  %d afferent (sensory) neurons"):format(#sensory))
+      net = c:model { sensory = sensory, num_layers = L, tau = TAU }
       labels = c.ids
     end
   else
@@ -51,15 +53,15 @@ if not net then
   ci._engine.check(ci._engine.C.ci_random_sensory(n, S, 42, s), "demo")
   sensory = {}
   for k = 1, S do sensory[k] = s[k - 1] + 1 end
-  net = ci.MultilayeredNetwork(W, sensory, { num_layers = L })
+  net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, tau = TAU })
 end
 print(net)
 
--- three stimuli: each drives a random fifth of the sensory neurons at the first step
+-- three stimuli: each drives a random tenth of the sensory neurons at the first step
 local S = #sensory
 local x = ci.zeros(B, S, L)
 for b = 1, B do
-  for s = 1, S do if ci._engine.C.ci_rng_uniform() < 0.2 then x:set(0.8, b, s, 1) end end
+  for s = 1, S do if ci._engine.C.ci_rng_uniform() < 0.1 then x:set(0.5, b, s, 1) end end
 end
 
 local t0 = os.clock()
@@ -82,8 +84,12 @@ local top = ci.frame.from_rows({ "layer", "neuron", "id", "activation" }, rows)
 print("\nmost activated non-sensory neuron per layer (stimulus 1):")
 print(top)
 
--- which inputs matter for the most active neuron at the last layer?
-local target = rows[L][2]
+-- a neuron the stimulus only just reaches at the last layer: which inputs matter for it?
+local target, best = rows[L][2], math.huge
+for i = 1, net.n do
+  local v = out:get(1, i, L)
+  if not is_sensory[i] and v > 0.02 and math.abs(v - 0.1) < best then target, best = i, math.abs(v - 0.1) end
+end
 local g = ci.zeros(B, net.n, L)
 g:set(1, 1, target, L)
 local gin = net:vjp(x, g)
@@ -92,14 +98,18 @@ for s = 1, S do imp[#imp + 1] = { s, sensory[s], gin:get(1, s, 1) } end
 table.sort(imp, function(a, b) return math.abs(a[3]) > math.abs(b[3]) end)
 local irows = {}
 for k = 1, 5 do irows[k] = imp[k] end
-print(("\ninputs at step 1 that matter most for neuron %d at layer %d (gradients):"):format(target, L))
+print(("\nneuron %d%s is at %.3f at layer %d; the inputs at step 1 that matter most for it (gradients):"):format(
+  target, labels and (" (id " .. tostring(labels[target]) .. ")") or "", out:get(1, target, L), L))
 print(ci.frame.from_rows({ "slot", "neuron", "gradient" }, irows))
 
 if ci.activation_maximisation and ci.TargetActivation then
-  print(("\nactivation maximisation: drive neuron %d at layer %d to 1 (20 iterations)"):format(target, L))
+  print(("\nactivation maximisation: drive neuron %d at layer %d to 1 (40 iterations)"):format(target, L))
   local targets = ci.TargetActivation { targets = { [L] = { [target] = 1.0 } }, batch_size = 1 }
+  -- start from stimulus 1; light input regularisation, none on the output (the
+  -- output term sums over every neuron and step and would outweigh one target)
   local input, output, act_loss = ci.activation_maximisation(net, targets,
-    { num_iterations = 20, seed = 1, quiet = true, early_stopping = false })
+    { num_iterations = 40, input_tensor = x:narrow(1, 1, 1):clone(), quiet = true,
+      early_stopping = false, in_reg_lambda = 1e-4, out_reg_lambda = 0 })
   print(("  activation loss %.4f -> %.4f; neuron %d now at %.3f"):format(act_loss[1], act_loss[#act_loss],
         target, output:get(target, L)))
 end
