@@ -188,7 +188,7 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
     }
     step_backward_rows(st, t, xprev, pt, gx, gp, gd, carried, grad_u, g_k, g_c, g_tau, g_sig);
     /* carried_{t-1} += W^T gp (+ the divisive path) */
-    if ((rc = ci_csr_spmm(net->wt, gp, B, carried, 1))) goto done;
+    if ((rc = net_product(net->wt, net->w, gp, B, carried, 1))) goto done;
     if (net->wd) {
       if ((rc = ci_csr_spmm(net->wdt, gd, B, tmp, 0))) goto done;
       const float *sig = ps->co.sig;

@@ -126,7 +126,7 @@ void net_step_forward(const net_pass *ps, int32_t t, const float *xp, float *x, 
   /* p_t = W x_{t-1}: the tuned row-parallel product (csr_spmm.c), then one
    * elementwise pass over the n x B slab for the activation. */
   float *p = pst ? pst : ps->pbuf;
-  ci_csr_spmm(net->w, xp, B, p, 0);
+  net_product(net->w, net->wt, xp, B, p, 0);
 #pragma omp parallel for schedule(static)
   for (int32_t i = 0; i < net->n; i++) {
     const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];

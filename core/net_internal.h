@@ -56,6 +56,13 @@ typedef struct net_state {
   ci_tensor *input;        /* retained */
 } net_state;
 
+/* Y (+)= A X for n x B slabs. When few rows of X are nonzero (the input step,
+ * the first steps of a backward from a few target neurons) the product is
+ * pushed through the transpose At over the nonzero rows only (sequential,
+ * so deterministic); otherwise it is the row-parallel pull of ci_csr_spmm. */
+int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
+                int accumulate);
+
 int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
                   int64_t n_manip, const char *where);
 void net_pass_free(net_pass *ps);
