@@ -428,6 +428,12 @@ int ci_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_m
  * (for memory reports). */
 int64_t ci_net_last_stored_bytes(const ci_net *net);
 
+/* ===== CI_REG: the activation-maximisation regulariser (core/regularise.c) =====
+ * *value = lambda * (||x||_1 + ||x||_2) over the whole tensor; when grad is not
+ * NULL (same number of elements) it is overwritten with the gradient
+ * lambda * (sign(x) + x / ||x||_2) (0 where x = 0; no L2 term when x = 0). */
+int ci_l1l2_regulariser(const ci_tensor *x, double lambda, ci_tensor *grad, double *value);
+
 /* ===== CI_GEN: the benchmark's random connectomes (core/generator.c) =====
  * Statistics of ../shared/bench/REFERENCE.md, from a seeded xoshiro256**
  * stream of its own (the global generator is not touched): lognormal(0,1)

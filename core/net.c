@@ -164,7 +164,32 @@ void ci_net_release(ci_net *net) {
   ci_csr_release(net->wdt);
   for (int k = 0; k < 4; k++) ci_tensor_release(net->param[k]);
   ci_net_to_device(net, CI_DEVICE_CPU); /* frees the GPU copy, if any */
+  for (int32_t k = 0; k < net->n_pooled; k++) ci_free_aligned(net->pool_ptr[k]);
   free(net);
+}
+
+void *net_buf_get(ci_net *net, size_t bytes, int *ok) {
+  for (int32_t k = net->n_pooled - 1; k >= 0; k--)
+    if (net->pool_bytes[k] == bytes) {
+      void *p = net->pool_ptr[k];
+      net->n_pooled--;
+      net->pool_ptr[k] = net->pool_ptr[net->n_pooled];
+      net->pool_bytes[k] = net->pool_bytes[net->n_pooled];
+      *ok = 1;
+      return p;
+    }
+  return ci_alloc_aligned(bytes, ok);
+}
+
+void net_buf_put(ci_net *net, void *p, size_t bytes) {
+  if (!p) return;
+  if (net->n_pooled < 64) {
+    net->pool_ptr[net->n_pooled] = p;
+    net->pool_bytes[net->n_pooled] = bytes;
+    net->n_pooled++;
+  } else {
+    ci_free_aligned(p);
+  }
 }
 
 int32_t ci_net_num_neurons(const ci_net *net) { return net ? net->n : 0; }

@@ -115,11 +115,11 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
   const int32_t L = ps->L, ck = st->ck;
   size_t slab = (size_t)n * (size_t)B * sizeof(float);
   int ok1, ok2, ok3, ok4, ok5;
-  float *gx = ci_alloc_aligned(slab, &ok1);
-  float *gp = ci_alloc_aligned(slab, &ok2);
-  float *carried = ci_alloc_aligned(slab, &ok3);
-  float *gd = net->wd ? ci_alloc_aligned(slab, &ok4) : NULL;
-  float *tmp = net->wd ? ci_alloc_aligned(slab, &ok5) : NULL;
+  float *gx = net_buf_get(net, slab, &ok1);
+  float *gp = net_buf_get(net, slab, &ok2);
+  float *carried = net_buf_get(net, slab, &ok3);
+  float *gd = net->wd ? net_buf_get(net, slab, &ok4) : NULL;
+  float *tmp = net->wd ? net_buf_get(net, slab, &ok5) : NULL;
   if (!net->wd) ok4 = ok5 = 1;
   int32_t nchunk = ck > 0 ? ck : 0;
   float **xs = NULL, **pch = NULL;
@@ -130,8 +130,8 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
     size_t all = slab * (size_t)L;
     int okg = 1, okx = 1;
     if (slab && all / slab != (size_t)L) goto oom;
-    if (grad_out) gslabs = ci_alloc_aligned(all, &okg);
-    if (grad_x) xslabs = ci_alloc_aligned(all, &okx);
+    if (grad_out) gslabs = net_buf_get(net, all, &okg);
+    if (grad_x) xslabs = net_buf_get(net, all, &okx);
     if (!okg || !okx) goto oom;
   }
   if (gslabs) {
@@ -147,8 +147,8 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
     pch = calloc((size_t)nchunk, sizeof(float *));
     if (!xs || !pch) goto oom;
     int ok;
-    for (int32_t c = 1; c <= nchunk; c++) { xs[c] = ci_alloc_aligned(slab, &ok); if (!ok) goto oom; }
-    for (int32_t c = 0; c < nchunk; c++) { pch[c] = ci_alloc_aligned(slab, &ok); if (!ok) goto oom; }
+    for (int32_t c = 1; c <= nchunk; c++) { xs[c] = net_buf_get(net, slab, &ok); if (!ok) goto oom; }
+    for (int32_t c = 0; c < nchunk; c++) { pch[c] = net_buf_get(net, slab, &ok); if (!ok) goto oom; }
   }
   if (n * B > 0) memset(carried, 0, slab);
   int32_t chunk_c0 = -1;
@@ -212,11 +212,11 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
 oom:
   rc = ci_set_error(CI_ENOMEM, "network backward: out of memory");
 done:
-  ci_free_aligned(gx); ci_free_aligned(gp); ci_free_aligned(carried);
-  ci_free_aligned(gd); ci_free_aligned(tmp);
-  ci_free_aligned(gslabs); ci_free_aligned(xslabs);
-  if (xs) for (int32_t c = 1; c <= nchunk; c++) ci_free_aligned(xs[c]);
-  if (pch) for (int32_t c = 0; c < nchunk; c++) ci_free_aligned(pch[c]);
+  net_buf_put(net, gx, slab); net_buf_put(net, gp, slab); net_buf_put(net, carried, slab);
+  net_buf_put(net, gd, slab); net_buf_put(net, tmp, slab);
+  net_buf_put(net, gslabs, slab * (size_t)L); net_buf_put(net, xslabs, slab * (size_t)L);
+  if (xs) for (int32_t c = 1; c <= nchunk; c++) net_buf_put(net, xs[c], slab);
+  if (pch) for (int32_t c = 0; c < nchunk; c++) net_buf_put(net, pch[c], slab);
   free(xs); free(pch);
   return rc;
 }

@@ -62,7 +62,7 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
   ps->manip_start = calloc((size_t)L + 2, sizeof(int64_t));
   ps->manip = malloc(sizeof(ci_manip) * (size_t)(n_manip ? n_manip : 1));
   int okp;
-  ps->pbuf = ci_alloc_aligned(sizeof(float) * (size_t)n * (size_t)B, &okp);
+  ps->pbuf = net_buf_get(net, sizeof(float) * (size_t)n * (size_t)B, &okp);
   if (!okp || !ps->co.k || !ps->co.c || !ps->co.tau || (net->wd && !ps->co.sig) || !ps->manip_start ||
       !ps->manip) {
     net_pass_free(ps);
@@ -103,7 +103,7 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
 void net_pass_free(net_pass *ps) {
   free(ps->co.k); free(ps->co.c); free(ps->co.tau); free(ps->co.sig);
   free(ps->manip); free(ps->manip_start);
-  ci_free_aligned(ps->pbuf);
+  if (ps->net) net_buf_put(ps->net, ps->pbuf, sizeof(float) * (size_t)ps->net->n * (size_t)ps->B);
   memset(ps, 0, sizeof *ps);
 }
 
@@ -170,12 +170,15 @@ void net_step_forward(const net_pass *ps, int32_t t, const float *xp, float *x, 
 void net_state_free(net_state *st) {
   if (!st) return;
   int32_t L = st->pass.L;
-  if (st->x) for (int32_t t = 0; t <= L; t++) ci_free_aligned(st->x[t]);
-  if (st->p) for (int32_t t = 0; t < L; t++) ci_free_aligned(st->p[t]);
+  ci_net *net = st->pass.net;
+  size_t slab = net ? sizeof(float) * (size_t)net->n * (size_t)st->pass.B : 0;
+  if (st->x) for (int32_t t = 0; t <= L; t++) net_buf_put(net, st->x[t], slab);
+  if (st->p) for (int32_t t = 0; t < L; t++) net_buf_put(net, st->p[t], slab);
   free(st->x);
   free(st->p);
   ci_tensor_release(st->input);
   net_pass_free(&st->pass);
+  ci_net_release(net); /* the state (a tape node's ctx) keeps its network alive */
   free(st);
 }
 
@@ -191,6 +194,7 @@ int net_run_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_
   if (!st) return ci_set_error(CI_ENOMEM, "%s: out of memory", where);
   int rc = net_pass_init(&st->pass, net, input, manip, n_manip, where);
   if (rc) { free(st); return rc; }
+  ci_net_retain(net);
   const int32_t L = st->pass.L;
   const int64_t B = st->pass.B, n = net->n;
   st->ck = ck;
@@ -207,12 +211,12 @@ int net_run_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_
   if (!st->x || !st->p) goto oom;
   int ok;
   for (int32_t t = 0; t <= L; t++) {
-    st->x[t] = ci_alloc_aligned(slab, &ok);
+    st->x[t] = net_buf_get(net, slab, &ok);
     if (!ok) goto oom;
   }
   if (keep_for_grad && ck == 0)
     for (int32_t t = 0; t < L; t++) {
-      st->p[t] = ci_alloc_aligned(slab, &ok);
+      st->p[t] = net_buf_get(net, slab, &ok);
       if (!ok) goto oom;
     }
   net_place_input(&st->pass, st->x[0]);
@@ -232,7 +236,7 @@ int net_run_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_
   if (keep_for_grad) {
     for (int32_t t = 0; t <= L; t++) {
       int keep = ck == 0 ? (t < L) : (t % ck == 0 && t < L);
-      if (!keep) { ci_free_aligned(st->x[t]); st->x[t] = NULL; }
+      if (!keep) { net_buf_put(net, st->x[t], slab); st->x[t] = NULL; }
       else kept += (int64_t)slab;
       if (t < L && st->p[t]) kept += (int64_t)slab;
     }

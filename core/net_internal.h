@@ -23,6 +23,11 @@ struct ci_net {
   int64_t last_stored_bytes;
   int32_t on_device;       /* 1: the weights also live on the GPU (ci_net_to_device) */
   void *dev;               /* the device copy (kernels/net.cu), NULL on the CPU */
+  /* buffers of finished passes, reused by the next ones (no page faults per
+   * iteration of an optimisation loop); freed with the network */
+  int32_t n_pooled;
+  void *pool_ptr[64];
+  size_t pool_bytes[64];
 };
 
 /* Per-neuron parameters expanded for one pass (a snapshot at forward time). */
@@ -62,6 +67,11 @@ typedef struct net_state {
  * so deterministic); otherwise it is the row-parallel pull of ci_csr_spmm. */
 int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
                 int accumulate);
+
+/* A buffer of `bytes` (64-byte aligned) from the network's pool or fresh;
+ * *ok = 0 on allocation failure. net_buf_put gives it back (NULL is ignored). */
+void *net_buf_get(ci_net *net, size_t bytes, int *ok);
+void net_buf_put(ci_net *net, void *p, size_t bytes);
 
 int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
                   int64_t n_manip, const char *where);

@@ -272,6 +272,17 @@ describe("network behaviour", function()
     end
   end)
 
+  it("keeps its network alive for the backward after the network is collected", function()
+    local x = ci.tensor { { 1, 0.5, 0 } }:requires_grad(true)
+    local out = tiny { num_layers = 3 }:forward(x)
+    collectgarbage(); collectgarbage()
+    local ref = tiny { num_layers = 3 }
+    local x2 = ci.tensor { { 1, 0.5, 0 } }:requires_grad(true)
+    ref:forward(x2):sum():backward()
+    out:sum():backward()
+    assert.are.same(x2.grad:totable(), x.grad:totable())
+  end)
+
   it("propagates NaN from the input to the neurons it reaches", function()
     local net = tiny { num_layers = 3 }
     local out = net:forward(ci.tensor { { 0 / 0, 0.2, 0.1 } })

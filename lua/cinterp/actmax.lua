@@ -51,15 +51,11 @@ return function(ci)
     return s
   end
 
-  -- ||x||_1 + ||x||_2 over n floats; returns l1, l2.
-  local function norms(p, n)
-    local l1, ss = 0, 0
-    for k = 0, n - 1 do
-      local v = p[k]
-      l1 = l1 + abs(v)
-      ss = ss + v * v
-    end
-    return l1, sqrt(ss)
+  -- lam (||x||_1 + ||x||_2) of a tensor; its gradient overwrites grad (C, deterministic).
+  local reg_out = ffi.new("double[1]")
+  local function reg_value(x, lam, grad)
+    E.check(C.ci_l1l2_regulariser(x, lam, grad, reg_out), where)
+    return reg_out[0]
   end
 
   local function open_log(log)
@@ -217,14 +213,8 @@ return function(ci)
         local loss_t
         if not tape_path then
           local od, gd = out.data, G.data
-          -- output regulariser: lam (||X||_1 + ||X||_2), gradient lam (sign X + X / ||X||_2)
-          local l1, l2 = norms(od, NO)
-          out_reg = lam_out * (l1 + l2)
-          local c2 = l2 > 0 and lam_out / l2 or 0
-          for k = 0, NO - 1 do
-            local v = od[k]
-            gd[k] = (v > 0 and lam_out or (v < 0 and -lam_out or 0)) + c2 * v
-          end
+          -- output regulariser lam (||X||_1 + ||X||_2) and its gradient, in C
+          out_reg = reg_value(out, lam_out, G)
           -- activation loss: mean over batches of the per-batch mean squared error
           act = 0
           for k = 1, nt do
@@ -233,14 +223,7 @@ return function(ci)
             act = act + t_w[k] * d * d
             gd[o] = gd[o] + 2 * t_w[k] * d
           end
-          local ud = u.data
-          local i1, i2 = norms(ud, N)
-          in_reg = lam_in * (i1 + i2)
-          local ci2 = i2 > 0 and lam_in / i2 or 0
-          for k = 0, N - 1 do
-            local v = ud[k]
-            ged[k] = (v > 0 and lam_in or (v < 0 and -lam_in or 0)) + ci2 * v
-          end
+          in_reg = reg_value(u, lam_in, gextra)
         else
           local d = out - Vt
           local act_t = (Wt * d * d):sum()
