@@ -10,86 +10,48 @@ local ci = rawget(_G, "ci") or require "cinterp"
 
 local DEFAULT_DIR = "../shared/data/larva_winding2023"
 
-local usage = [[
-usage: cinterp scripts/actmax.lua [options]
-
-  --edges FILE         edge list CSV (.gz ok) with pre, post, weight columns
-                       (default ]] .. DEFAULT_DIR .. [[/edges.csv.gz)
-  --pre/--post/--weight NAME   column names in the edge list (pre, post, weight)
-  --neurons FILE       neuron table CSV with an id column and a cell type column
-                       (default: neurons.csv.gz next to the default edges)
-  --id-col NAME        id column of the neuron table (id)
-  --type-col NAME      cell type column of the neuron table (type)
-  --sign-col NAME      sign column (-1 inhibitory; empty = +1) (sign)
-  --sensory FILE       file with the sensory neuron ids (one per line, or a CSV
-                       whose first column holds them)
-  --sensory-type TYPE  sensory neurons = neurons of this cell type (default "sensory")
-  --target X           a target: a neuron id or a cell type (repeatable; required)
-  --target-value V     target activation (1)
-  --target-layer N     layer at which the targets are set (default: the last)
-  --layers N           number of layers / timesteps (5)
-  --tau X              time constant of the network (1 = no memory; the seed's
-                       default 10 lets activity grow by at most 0.1 per step)
-  --iterations N       Adam iterations (100)
-  --lr X               learning rate (0.1)
-  --in-reg X / --out-reg X   regularisation weights (0.001 / 0.001; the seed's
-                       0.01 on a whole-brain output silences everything)
-  --seed N             seed of the random initial input (1)
-  --out DIR            output folder (actmax_out)
-  --quiet              no progress bar or messages
-]]
-
 -- command line -------------------------------------------------------------
-local o = { pre = "pre", post = "post", weight = "weight", id_col = "id", type_col = "type",
-            sign_col = "sign", targets = {}, target_value = 1, layers = 5, iterations = 100,
-            lr = 0.1, tau = 1, in_reg = 0.001, out_reg = 0.001, seed = 1, out = "actmax_out" }
-local args = arg or {}
-local numeric = { target_value = true, target_layer = true, layers = true, iterations = true,
-                  lr = true, tau = true, in_reg = true, out_reg = true, seed = true }
-local k = 1
-while k <= #args do
-  local a = args[k]
-  if a == "--help" or a == "-h" then io.write(usage) os.exit(0) end
-  if a == "--quiet" then
-    o.quiet = true
-    k = k + 1
-  else
-    local name = a:match("^%-%-([%w%-]+)$")
-    if not name then io.stderr:write("actmax: unexpected argument '" .. a .. "'\n" .. usage) os.exit(2) end
-    name = name:gsub("%-", "_")
-    local v = args[k + 1]
-    if v == nil then io.stderr:write("actmax: --" .. name .. " needs a value\n") os.exit(2) end
-    if name == "target" then
-      o.targets[#o.targets + 1] = v
-    elseif numeric[name] then
-      o[name] = tonumber(v)
-      if not o[name] then io.stderr:write("actmax: --" .. name .. " needs a number, got " .. v .. "\n") os.exit(2) end
-    elseif o[name] ~= nil or name == "edges" or name == "neurons" or name == "sensory" or name == "sensory_type" then
-      o[name] = v
-    else
-      io.stderr:write("actmax: unknown option --" .. name .. "\n" .. usage) os.exit(2)
-    end
-    k = k + 2
-  end
-end
-
-local function exists(p)
-  local f = io.open(p, "r")
-  if f then f:close() return true end
-  return false
-end
+local o = ci.cli.parse(arg, {
+  script = "actmax", status = 2, usage = "usage: cinterp scripts/actmax.lua [options]\n",
+  { "--edges FILE", nil, "edge list CSV (.gz ok) with pre, post, weight columns\n" ..
+                         "(default " .. DEFAULT_DIR .. "/edges.csv.gz)" },
+  "  --pre/--post/--weight NAME   column names in the edge list (pre, post, weight)",
+  { "--pre NAME", "pre" }, { "--post NAME", "post" }, { "--weight NAME", "weight" },
+  { "--neurons FILE", nil, "neuron table CSV with an id column and a cell type column\n" ..
+                           "(default: neurons.csv.gz next to the default edges)" },
+  { "--id-col NAME", "id", "id column of the neuron table (id)" },
+  { "--type-col NAME", "type", "cell type column of the neuron table (type)" },
+  { "--sign-col NAME", "sign", "sign column (-1 inhibitory; empty = +1) (sign)" },
+  { "--sensory FILE", nil, "file with the sensory neuron ids (one per line, or a CSV\n" ..
+                           "whose first column holds them)" },
+  { "--sensory-type TYPE", nil, 'sensory neurons = neurons of this cell type (default "sensory")' },
+  { "--target X", nil, "a target: a neuron id or a cell type (repeatable; required)", type = "list" },
+  { "--target-value V", 1, "target activation (1)" },
+  { "--target-layer N", nil, "layer at which the targets are set (default: the last)", type = "number" },
+  { "--layers N", 5, "number of layers / timesteps (5)" },
+  { "--tau X", 1, "time constant of the network (1 = no memory; the seed's\n" ..
+                  "default 10 lets activity grow by at most 0.1 per step)" },
+  { "--iterations N", 100, "Adam iterations (100)" },
+  { "--lr X", 0.1, "learning rate (0.1)" },
+  "  --in-reg X / --out-reg X     regularisation weights (0.001 / 0.001; the seed's\n" ..
+  "                         0.01 on a whole-brain output silences everything)",
+  { "--in-reg X", 0.001 }, { "--out-reg X", 0.001 },
+  { "--seed N", 1, "seed of the random initial input (1)" },
+  { "--out DIR", "actmax_out", "output folder (actmax_out)" },
+  { "--quiet", false, "no progress bar or messages" },
+})
 
 if not o.edges then
   o.edges = DEFAULT_DIR .. "/edges.csv.gz"
-  if not exists(o.edges) then
+  if not ci.cli.exists(o.edges) then
     print("actmax: no --edges given and the default data (" .. o.edges .. ") is absent; nothing to do")
     os.exit(0)
   end
   o.neurons = o.neurons or (DEFAULT_DIR .. "/neurons.csv.gz")
-  if #o.targets == 0 then o.targets = { "MBON" } end
+  if #o.target == 0 then o.target = { "MBON" } end
 end
 if not o.sensory and not o.sensory_type then o.sensory_type = "sensory" end
-if #o.targets == 0 then io.stderr:write("actmax: give at least one --target (a neuron id or a cell type)\n") os.exit(2) end
+if #o.target == 0 then io.stderr:write("actmax: give at least one --target (a neuron id or a cell type)\n") os.exit(2) end
 local function fail(msg) io.stderr:write("actmax: " .. msg .. "\n") os.exit(1) end
 local function say(...) if not o.quiet then print(string.format(...)) end end
 
@@ -157,7 +119,7 @@ local L = o.layers
 local layer = o.target_layer or L
 if layer < 1 or layer > L then fail("--target-layer must be in 1.." .. L) end
 local tgt, ntarget = {}, 0
-for _, x in ipairs(o.targets) do
+for _, x in ipairs(o.target) do
   local found = false
   if index[x] then
     tgt[index[x]] = o.target_value; found = true
@@ -174,7 +136,7 @@ say("%d sensory neurons, %d target neurons at layer %d of %d", #sensory, ntarget
 -- optimisation ----------------------------------------------------------------
 local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, tau = o.tau })
 local targets = ci.TargetActivation { targets = { [layer] = tgt }, batch_size = 1 }
-os.execute("mkdir -p '" .. o.out:gsub("'", "'\\''") .. "'")
+ci.cli.mkdir(o.out)
 local input, output, act = ci.activation_maximisation(net, targets, {
   num_iterations = o.iterations, learning_rate = o.lr, in_reg_lambda = o.in_reg,
   out_reg_lambda = o.out_reg, seed = o.seed, quiet = o.quiet, print_output = false,

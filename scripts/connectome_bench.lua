@@ -31,15 +31,17 @@ local function now()
   return now()
 end
 
-local mode, path = arg[1], arg[2]
-if mode == "--help" or mode == "-h" or not mode or not path then
-  print("usage: connectome_bench.lua gen PATH [n] [nnz] | load PATH [threshold]")
-  os.exit(mode and (mode == "--help" or mode == "-h") and 0 or 1)
+local USAGE = "usage: connectome_bench.lua gen PATH [n] [nnz] | load PATH [threshold]"
+local a = ci.cli.parse(arg, { usage = USAGE, positional = true })
+local mode, path = a[1], a[2]
+if not mode or not path then
+  print(USAGE)
+  os.exit(1)
 end
 
 if mode == "gen" then
-  local n = tonumber(arg[3] or 140000)
-  local nnz = tonumber(arg[4] or 15000000)
+  local n = tonumber(a[3] or 140000)
+  local nnz = tonumber(a[4] or 15000000)
   local pm = ffi.new("ci_csr*[1]")
   ci._engine.check(C.ci_random_connectome(n, nnz, 20240601 + n, pm), "connectome_bench")
   local W = ffi.gc(pm[0], C.ci_csr_release)
@@ -71,7 +73,7 @@ if mode == "gen" then
   print(("wrote %s: %d rows, %d neurons"):format(path, rows, n))
 elseif mode == "load" then
   local t0 = now()
-  local c = ci.connectome.read { edges = path, threshold = tonumber(arg[3] or 0) }
+  local c = ci.connectome.read { edges = path, threshold = tonumber(a[3] or 0) }
   local t1 = now()
   local csr_mb = (c.nnz * 8 + (c.n + 1) * 8) / 2 ^ 20
   print(("loaded %s: %d neurons, %d connections from %d rows in %.2f s"):format(path, c.n,

@@ -6,26 +6,20 @@
 -- a short activation maximisation. Usage: cinterp scripts/demo.lua [--data DIR]
 local ffi = require "ffi"
 
-local data = "../shared/data"
-for k = 1, #arg do
-  if arg[k] == "--data" then data = arg[k + 1] end
-  if arg[k] == "--help" or arg[k] == "-h" then
-    print("usage: cinterp scripts/demo.lua [--data DIR]\n" ..
+local data = ci.cli.parse(arg, {
+  usage = "usage: cinterp scripts/demo.lua [--data DIR]\n" ..
           "A tour of cinterp: connectome -> model -> forward -> most active neurons ->\n" ..
-          "gradients -> activation maximisation. DIR defaults to ../shared/data.")
-    os.exit(0)
-  end
-end
+          "gradients -> activation maximisation.",
+  { "--data DIR", "../shared/data", "data folder (default ../shared/data)" },
+}).data
 
 local L, B = 4, 3
 local TAU = 1 -- each step fully replaces the previous state: signals travel one synapse per step
 ci.manual_seed(7)
 
-local function exists(p) local f = io.open(p, "rb") if f then f:close() return true end return false end
-
 local net, sensory, labels
 local larva = data .. "/larva_winding2023"
-if ci.connectome and exists(larva .. "/edges.csv.gz") and exists(larva .. "/neurons.csv.gz") then
+if ci.connectome and ci.cli.exists(larva .. "/edges.csv.gz") and ci.cli.exists(larva .. "/neurons.csv.gz") then
   print("loading the larval brain from " .. larva)
   local ok, c = pcall(ci.connectome.read, { edges = larva .. "/edges.csv.gz", neurons = larva .. "/neurons.csv.gz" })
   if ok then

@@ -24,60 +24,27 @@
 -- layers) and a positive initial input (thresholded units pass no gradient).
 local ci = rawget(_G, "ci") or require "cinterp"
 
-local DEFAULTS = { out = "larva_out", layers = 4, top = 5, tau = 1, act_threshold = 0.3,
-                   conn_threshold = 0.15, target = "MBON", target_layer = 3, iterations = 150,
-                   lr = 0.1, in_reg = 1e-3, out_reg = 1e-4, init = 0.02 }
+local opts = ci.cli.parse(arg, {
+  usage = "usage: larva.lua [options]",
+  ci.cli.DATA_OPTION,
+  { "--out DIR", "larva_out", "folder for the CSV output (default: larva_out)" },
+  { "--layers L", 4, "number of timesteps (default 4)" },
+  { "--tau X", 1, "time constant of the model (default 1)" },
+  { "--top K", 5, "cell types shown per modality and layer (default 5)" },
+  { "--act-threshold X", 0.3, "activated paths: minimum mean activation of a cell type (0.3)" },
+  { "--conn-threshold X", 0.15, "activated paths: minimum connectivity between types (0.15)" },
+  { "--target TYPE", "MBON", "cell type (super_class) for activation maximisation (MBON)" },
+  { "--target-layer N", 3, "its layer (3 = ORN -> PN -> KC -> MBON)" },
+  { "--iterations N", 150, "activation maximisation iterations (150)" },
+  { "--lr X", 0.1, "its learning rate (0.1)" },
+  { "--in-reg X", 1e-3, "input regularisation lambda (1e-3)" },
+  { "--out-reg X", 1e-4, "output regularisation lambda (1e-4)" },
+  { "--init X", 0.02, "initial input of every sensory neuron (0.02)" },
+})
 
-local function usage(code)
-  print([[usage: larva.lua [options]
-  --data DIR            data folder (default ../shared/data, relative to the repository root)
-  --out DIR             folder for the CSV output (default: larva_out)
-  --layers L            number of timesteps (default 4)
-  --tau X               time constant of the model (default 1)
-  --top K               cell types shown per modality and layer (default 5)
-  --act-threshold X     activated paths: minimum mean activation of a cell type (0.3)
-  --conn-threshold X    activated paths: minimum connectivity between types (0.15)
-  --target TYPE         cell type (super_class) for activation maximisation (MBON)
-  --target-layer N      its layer (3 = ORN -> PN -> KC -> MBON)
-  --iterations N        activation maximisation iterations (150)
-  --lr X                its learning rate (0.1)
-  --in-reg X            input regularisation lambda (1e-3)
-  --out-reg X           output regularisation lambda (1e-4)
-  --init X              initial input of every sensory neuron (0.02)
-  --help                this text]])
-  os.exit(code)
-end
-
-local opts = {}
-for k, v in pairs(DEFAULTS) do opts[k] = v end
-local a = arg or {}
-local k = 1
-while k <= #a do
-  local key = a[k]
-  if key == "--help" or key == "-h" then usage(0) end
-  local name = key:match("^%-%-([%w%-]+)$")
-  name = name and name:gsub("%-", "_")
-  if not name or (opts[name] == nil and name ~= "data") or a[k + 1] == nil then
-    io.stderr:write("larva.lua: bad argument " .. key .. "\n")
-    usage(1)
-  end
-  if type(DEFAULTS[name]) == "number" then
-    opts[name] = tonumber(a[k + 1])
-    if not opts[name] then io.stderr:write("larva.lua: " .. key .. " needs a number\n") usage(1) end
-  else
-    opts[name] = a[k + 1]
-  end
-  k = k + 2
-end
-
-local function exists(p) local f = io.open(p) if f then f:close() return true end return false end
-local data = opts.data
-if not data then
-  local here = (debug.getinfo(1, "S").source:match("^@(.*)/scripts/[^/]*$")) or "."
-  data = here .. "/../shared/data"
-end
+local data = ci.cli.data_dir(opts.data)
 local dir = data .. "/larva_winding2023"
-if not exists(dir .. "/edges.csv.gz") then
+if not ci.cli.exists(dir .. "/edges.csv.gz") then
   print("larva.lua: skipped: the larval connectome is absent under " .. data .. " (give --data DIR)")
   os.exit(0)
 end
@@ -133,7 +100,7 @@ for b, m in ipairs(mods) do
 end
 local f = ci.frame.from_rows({ "modality", "layer", "cell_type", "neurons", "mean_activation", "rank" }, rows)
 print(f)
-os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
+ci.cli.mkdir(opts.out)
 f:write_csv(opts.out .. "/larva_top_types.csv")
 print("written: " .. opts.out .. "/larva_top_types.csv")
 

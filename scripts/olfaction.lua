@@ -36,119 +36,39 @@
 --    gradient, so an all-zero or all-negative start never moves ("dead units").
 local ci = rawget(_G, "ci") or require "cinterp"
 
-local DEFAULTS = {
-  out = "olfaction_out", layers = 3, top = 5, mbon = "MBON01", iterations = 200, tau = 1,
-  target_layer = 2, in_reg = 1e-3, out_reg = 1e-4, lr = 0.1, init = 0.02,
-  act_threshold = 0.3, conn_threshold = 0.02,
-  odours = "benzaldehyde,ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate",
-}
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local olf = dofile(here .. "/olfaction_common.lua")(ci)
 
-local function usage(code)
-  print([[usage: olfaction.lua [options]
-  --data DIR            data folder (default ../shared/data, relative to the repository root)
-  --out DIR             folder for the CSV outputs (default: olfaction_out)
-  --odours LIST         comma-separated DoOR odour names (default: benzaldehyde,
-                        ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate)
-  --layers L            timesteps of the forward run (default 3)
-  --tau X               time constant of the model (default 1; the seed's 10 lets an
-                        activation grow by at most 0.1 per step)
-  --top K               cell types shown per layer and class (default 5)
-  --act-threshold X     activated paths: minimum mean activation of a cell type (0.3)
-  --conn-threshold X    activated paths: minimum connectivity between types (0.02)
-  --mbon TYPE           output neuron type for activation maximisation (default MBON01)
-  --target-layer N      layer of the MBON target (default 2 = PN -> KC -> MBON)
-  --iterations N        activation maximisation iterations (default 200)
-  --lr X                its learning rate (0.1)
-  --in-reg X            input regularisation lambda (1e-3)
-  --out-reg X           output regularisation lambda (1e-4)
-  --init X              initial input of every projection neuron (0.02)
-  --help                this text]])
-  os.exit(code)
-end
+local opts = ci.cli.parse(arg, {
+  usage = "usage: olfaction.lua [options]",
+  ci.cli.DATA_OPTION,
+  { "--out DIR", "olfaction_out", "folder for the CSV outputs (default: olfaction_out)" },
+  olf.ODOURS_OPTION,
+  { "--layers L", 3, "timesteps of the forward run (default 3)" },
+  { "--tau X", 1, "time constant of the model (default 1; the seed's 10 lets an\n" ..
+                  "activation grow by at most 0.1 per step)" },
+  { "--top K", 5, "cell types shown per layer and class (default 5)" },
+  { "--act-threshold X", 0.3, "activated paths: minimum mean activation of a cell type (0.3)" },
+  { "--conn-threshold X", 0.02, "activated paths: minimum connectivity between types (0.02)" },
+  { "--mbon TYPE", "MBON01", "output neuron type for activation maximisation (default MBON01)" },
+  { "--target-layer N", 2, "layer of the MBON target (default 2 = PN -> KC -> MBON)" },
+  { "--iterations N", 200, "activation maximisation iterations (default 200)" },
+  { "--lr X", 0.1, "its learning rate (0.1)" },
+  { "--in-reg X", 1e-3, "input regularisation lambda (1e-3)" },
+  { "--out-reg X", 1e-4, "output regularisation lambda (1e-4)" },
+  { "--init X", 0.02, "initial input of every projection neuron (0.02)" },
+})
 
-local opts = {}
-for k, v in pairs(DEFAULTS) do opts[k] = v end
-local a = arg or {}
-local k = 1
-while k <= #a do
-  local key = a[k]
-  if key == "--help" or key == "-h" then usage(0) end
-  local name = key:match("^%-%-([%w%-]+)$")
-  name = name and name:gsub("%-", "_")
-  if not name or (opts[name] == nil and name ~= "data") then
-    io.stderr:write("olfaction.lua: unknown argument " .. key .. "\n")
-    usage(1)
-  end
-  if a[k + 1] == nil then io.stderr:write("olfaction.lua: " .. key .. " needs a value\n") usage(1) end
-  if type(DEFAULTS[name]) == "number" then
-    opts[name] = tonumber(a[k + 1])
-    if not opts[name] then io.stderr:write("olfaction.lua: " .. key .. " needs a number\n") usage(1) end
-  else
-    opts[name] = a[k + 1]
-  end
-  k = k + 2
-end
+local data = ci.cli.data_dir(opts.data)
+local mb, door = olf.files("olfaction.lua", data)
+local rec = olf.load(mb, door)
+local c, resp, types, class, group, sensory = rec.c, rec.resp, rec.types, rec.class, rec.group, rec.sensory
+print(string.format("%s (%.2f s)", tostring(c), rec.read_s))
+print(string.format("sensory: %d uniglomerular projection neurons in %d DoOR glomeruli", #sensory,
+                    #rec.glomeruli))
 
--- the data folder: --data, else ../shared/data next to the repository root
-local function exists(p) local f = io.open(p) if f then f:close() return true end return false end
-local data = opts.data
-if not data then
-  local here = (debug.getinfo(1, "S").source:match("^@(.*)/scripts/[^/]*$")) or "."
-  data = here .. "/../shared/data"
-end
-local mb = data .. "/flywire_783_mushroom_body"
-local door = data .. "/door/processed_door_adult.csv"
-if not exists(mb .. "/edges.csv.gz") or not exists(door) then
-  print("olfaction.lua: skipped: the FlyWire mushroom body or DoOR data is absent under " .. data ..
-        " (give --data DIR)")
-  os.exit(0)
-end
-
-local t0 = os.clock()
-local c = ci.connectome.read { edges = mb .. "/edges.csv.gz", neurons = mb .. "/neurons.csv.gz",
-                               nt = "nt_type" }
-print(string.format("%s (%.2f s)", tostring(c), os.clock() - t0))
-
--- DoOR responses: first column glomerulus, one column per odour
-local resp = ci.read_csv(door)
-local glomeruli = {}
-for _, g in ipairs(resp.glomerulus) do glomeruli[g] = true end
-
--- sensory neurons: uniglomerular PNs whose glomerulus DoOR covers; group =
--- the glomerulus for them, the cell type for everyone else
-local types = c:groups("type")
-local class = c:groups("class")
-local group = {}
-local sensory = {}
-for i = 1, c.n do
-  group[i] = types[i] ~= "" and types[i] or (class[i] ~= "" and class[i] or "unknown")
-  if class[i] == "ALPN" then
-    local g = types[i]:match("^([%w]+)_%w*PN$")
-    if g and glomeruli[g] then
-      sensory[#sensory + 1] = i
-      group[i] = g
-    end
-  end
-end
-local nglom = {}
-for _, i in ipairs(sensory) do nglom[group[i]] = true end
-local ng = 0
-for _ in pairs(nglom) do ng = ng + 1 end
-print(string.format("sensory: %d uniglomerular projection neurons in %d DoOR glomeruli", #sensory, ng))
-
--- the odours asked for (column "<name>_<InChIKey>", first match)
-local cols = resp:columns()
-local chosen, names = { "glomerulus" }, {}
-for name in opts.odours:gmatch("[^,]+") do
-  local found
-  for j = 2, #cols do
-    if cols[j]:sub(1, #name + 1) == name .. "_" then found = cols[j] break end
-  end
-  if found then chosen[#chosen + 1] = found; names[#names + 1] = name
-  else print("odour not in DoOR: " .. name) end
-end
-if #names == 0 then print("no odour found; nothing to do") os.exit(1) end
-local df = resp:select(chosen)
+-- the odours asked for
+local df, names = olf.odours(resp, opts.odours, true)
 
 local L = opts.layers
 local net = c:model { sensory = sensory, num_layers = L, tau = opts.tau }
@@ -188,7 +108,7 @@ for b = 1, #names do
 end
 local top = ci.frame.from_rows({ "odour", "layer", "class", "type", "neurons", "mean_activation", "rank" }, rows)
 print(top)
-os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
+ci.cli.mkdir(opts.out)
 top:write_csv(opts.out .. "/olfaction_top_types.csv")
 print("written: " .. opts.out .. "/olfaction_top_types.csv")
 
@@ -218,8 +138,7 @@ if #target_idx == 0 then
 end
 local AL = math.max(TL, 2)
 local anet = c:model { sensory = sensory, num_layers = AL, tau = opts.tau }
-local tgt = { [TL] = {} }
-for _, i in ipairs(target_idx) do tgt[TL][i] = 1 end
+local tgt = olf.target(target_idx, TL)
 local S = #sensory
 local x0 = ci.zeros(1, S, AL) + opts.init
 local input, aout, act_loss, out_reg, in_reg = ci.activation_maximisation(anet, tgt, {

@@ -23,63 +23,24 @@
 --   cinterp scripts/olfaction_figures.lua [--data DIR] [--out DIR] [--mbon TYPE] (--help)
 local ci = rawget(_G, "ci") or require "cinterp"
 
-local DEFAULTS = {
-  out = "out/olfaction", mbon = "MBON01", layers = 6, tau = 3, iterations = 150, epochs = 40,
-  odours = "benzaldehyde,ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate",
-}
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local olf = dofile(here .. "/olfaction_common.lua")(ci)
 
-local function usage(code)
-  print([[usage: olfaction_figures.lua [options]
-  --data DIR        data folder (default ../shared/data, relative to the repository root)
-  --out DIR         folder for the PNG figures (default out/olfaction; created)
-  --odours LIST     comma-separated DoOR odour names (default: benzaldehyde,
-                    ethyl acetate,2-heptanone,1-octen-3-ol,isopentyl acetate)
-  --layers L        timesteps of the time-series run, the odour on at every step (default 6)
-  --tau X           time constant of the time-series run (default 3; activation
-                    maximisation, saliency and training use tau = 1, 2 layers)
-  --mbon TYPE       output neuron type for activation maximisation, saliency and training (MBON01)
-  --iterations N    activation maximisation iterations (default 150)
-  --epochs N        train_model epochs (default 30)
-  --help            this text]])
-  os.exit(code)
-end
+local opts = ci.cli.parse(arg, {
+  usage = "usage: olfaction_figures.lua [options]",
+  ci.cli.DATA_OPTION,
+  { "--out DIR", "out/olfaction", "folder for the PNG figures (default out/olfaction; created)" },
+  olf.ODOURS_OPTION,
+  { "--layers L", 6, "timesteps of the time-series run, the odour on at every step (default 6)" },
+  { "--tau X", 3, "time constant of the time-series run (default 3; activation\n" ..
+                  "maximisation, saliency and training use tau = 1, 2 layers)" },
+  { "--mbon TYPE", "MBON01", "output neuron type for activation maximisation, saliency and training (MBON01)" },
+  { "--iterations N", 150, "activation maximisation iterations (default 150)" },
+  { "--epochs N", 40, "train_model epochs (default 40)" },
+})
 
-local opts = {}
-for k, v in pairs(DEFAULTS) do opts[k] = v end
-local a = arg or {}
-local k = 1
-while k <= #a do
-  local key = a[k]
-  if key == "--help" or key == "-h" then usage(0) end
-  local name = key:match("^%-%-([%w%-]+)$")
-  name = name and name:gsub("%-", "_")
-  if not name or (opts[name] == nil and name ~= "data") or a[k + 1] == nil then
-    io.stderr:write("olfaction_figures.lua: bad argument " .. key .. "\n")
-    usage(1)
-  end
-  if type(DEFAULTS[name]) == "number" then
-    opts[name] = tonumber(a[k + 1])
-    if not opts[name] then io.stderr:write("olfaction_figures.lua: " .. key .. " needs a number\n") usage(1) end
-  else
-    opts[name] = a[k + 1]
-  end
-  k = k + 2
-end
-
-local function exists(p) local f = io.open(p) if f then f:close() return true end return false end
-local data = opts.data
-if not data then
-  local here = (debug.getinfo(1, "S").source:match("^@(.*)/scripts/[^/]*$")) or "."
-  data = here .. "/../shared/data"
-end
-local mb = data .. "/flywire_783_mushroom_body"
-local door = data .. "/door/processed_door_adult.csv"
-if not exists(mb .. "/edges.csv.gz") or not exists(door) then
-  print("olfaction_figures.lua: skipped: the FlyWire mushroom body or DoOR data is absent under " .. data ..
-        " (give --data DIR)")
-  os.exit(0)
-end
-os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
+local mb, door = olf.files("olfaction_figures.lua", ci.cli.data_dir(opts.data))
+ci.cli.mkdir(opts.out)
 local written = {}
 local function save(fig, name)
   local path = opts.out .. "/" .. name .. ".png"
@@ -89,41 +50,11 @@ local function save(fig, name)
 end
 
 -- the recipe (as in olfaction.lua) ------------------------------------------
-local c = ci.connectome.read { edges = mb .. "/edges.csv.gz", neurons = mb .. "/neurons.csv.gz",
-                               nt = "nt_type" }
-local resp = ci.read_csv(door)
-local in_door = {}
-for _, g in ipairs(resp.glomerulus) do in_door[g] = true end
-local types, class = c:groups("type"), c:groups("class")
-local group, sensory = {}, {}
-for i = 1, c.n do
-  group[i] = types[i] ~= "" and types[i] or (class[i] ~= "" and class[i] or "unknown")
-  if class[i] == "ALPN" then
-    local g = types[i]:match("^([%w]+)_%w*PN$")
-    if g and in_door[g] then sensory[#sensory + 1] = i; group[i] = g end
-  end
-end
+local rec = olf.load(mb, door)
+local c, types, class, group, sensory = rec.c, rec.types, rec.class, rec.group, rec.sensory
 local S = #sensory
-local glom_list, gseen = {}, {}
-for _, i in ipairs(sensory) do
-  if not gseen[group[i]] then gseen[group[i]] = true; glom_list[#glom_list + 1] = group[i] end
-end
-table.sort(glom_list)
-local glom_index = {}
-for r, g in ipairs(glom_list) do glom_index[g] = r end
-
-local cols = resp:columns()
-local chosen, names = { "glomerulus" }, {}
-for name in opts.odours:gmatch("[^,]+") do
-  for j = 2, #cols do
-    if cols[j]:sub(1, #name + 1) == name .. "_" then
-      chosen[#chosen + 1] = cols[j]; names[#names + 1] = name
-      break
-    end
-  end
-end
-if #names == 0 then print("no odour found; nothing to do") os.exit(1) end
-local df = resp:select(chosen)
+local glom_list, glom_index = rec.glomeruli, rec.glom_index
+local df, names = olf.odours(rec.resp, opts.odours, false)
 -- the time-series run: the odour on at every timestep, tau > 1 so activity builds up
 local L = opts.layers
 local net = c:model { sensory = sensory, num_layers = L, tau = opts.tau }
@@ -175,8 +106,7 @@ save(ci.plot_activity_by_column(abc, { plot_type = "line",
 
 -- 3. activation maximisation for the MBON: losses and optimised input ---------
 -- settings and reasons: see scripts/olfaction.lua
-local tgt = { [TL] = {} }
-for _, i in ipairs(target_idx) do tgt[TL][i] = 1 end
+local tgt = olf.target(target_idx, TL)
 local input, _, act_loss, out_reg, in_reg = ci.activation_maximisation(anet, tgt, {
   num_iterations = opts.iterations, in_reg_lambda = 1e-3, out_reg_lambda = 1e-4,
   input_tensor = ci.zeros(1, S, AL) + 0.02, quiet = true })

@@ -7,21 +7,14 @@
 -- --show also draws each figure in the terminal (gnuplot's dumb terminal).
 local ci = require "cinterp"
 
-local out, show, mkdir = "out/plots", false, false
-local i = 1
-while arg and arg[i] do
-  local a = arg[i]
-  if a == "--out" then out = assert(arg[i + 1], "--out needs a folder"); i = i + 1
-  elseif a:match("^%-%-out=") then out = a:sub(7)
-  elseif a == "--show" then show = true
-  elseif a == "--mkdir" then mkdir = true
-  elseif a == "-h" or a == "--help" then
-    print("usage: plot_demo.lua [--out DIR] [--mkdir] [--show]")
-    os.exit(0)
-  else error("plot_demo.lua: unknown argument " .. a) end
-  i = i + 1
-end
-if mkdir then os.execute("mkdir -p '" .. out:gsub("'", "'\\''") .. "'") end
+local o = ci.cli.parse(arg, {
+  usage = "usage: plot_demo.lua [--out DIR] [--mkdir] [--show]",
+  { "--out DIR", "out/plots", "folder for the figures (default out/plots; must exist unless --mkdir)" },
+  { "--mkdir", false, "create the folder" },
+  { "--show", false, "also draw each figure in the terminal" },
+})
+local out, show = o.out, o.show
+if o.mkdir then ci.cli.mkdir(out) end
 
 local sin, cos, exp, pi = math.sin, math.cos, math.exp, math.pi
 local written = {}

@@ -1,33 +1,10 @@
 -- host_spec.lua: tests of the `cinterp` host executable (bindings/host.c), run as a
 -- child process: options, the `arg` table, exit statuses, error reports, stdin
 -- scripts, environment variables, the prompt driven through a pipe, completion.
--- The binary: $CINTERP_BIN, else <dir>/cinterp for the LUA_CPATH entry <dir>/?.so
--- that holds one (tests/run.sh sets LUA_CPATH="$BUILD/?.so;;"), else build/cinterp.
+-- The binary: see hostbin.lua.
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function find_bin()
-  local env = os.getenv("CINTERP_BIN")
-  if env and env ~= "" then return env end
-  for entry in ((os.getenv("LUA_CPATH") or "") .. ";" .. package.cpath):gmatch("[^;]+") do
-    local dir = entry:match("^(.*)/%?%.so$")
-    if dir and exists(dir .. "/cinterp") then return dir .. "/cinterp" end
-  end
-  return "build/cinterp"
-end
-
-local BIN = find_bin()
-if BIN:sub(1, 1) ~= "/" then  -- absolute, so that a test may change folder
-  local p = io.popen("pwd")
-  BIN = p:read("*l") .. "/" .. BIN
-  p:close()
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local H = require "hostbin"
+local exists, q, BIN = H.exists, H.q, H.bin
 
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))

@@ -2,39 +2,11 @@
 -- temporary folder and checks what they write: the files exist, are not empty,
 -- and the CSVs read back with the expected columns (PNGs: the PNG signature).
 -- The data-dependent runs are pending when ../shared/data is absent.
--- The binary: $CINTERP_BIN, else <dir>/cinterp for a LUA_CPATH entry <dir>/?.so
--- that holds one (tests/run.sh sets LUA_CPATH="$BUILD/?.so;;"), else build/cinterp.
+-- The binary: see hostbin.lua.
 local ci = require "cinterp"
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function pwd()
-  local p = io.popen("pwd")
-  local d = p:read("*l")
-  p:close()
-  return d
-end
-
-local ROOT = pwd()
-
-local function find_bin()
-  local env = os.getenv("CINTERP_BIN")
-  if env and env ~= "" then return env end
-  for entry in ((os.getenv("LUA_CPATH") or "") .. ";" .. package.cpath):gmatch("[^;]+") do
-    local dir = entry:match("^(.*)/%?%.so$")
-    if dir and exists(dir .. "/cinterp") then return dir .. "/cinterp" end
-  end
-  return "build/cinterp"
-end
-
-local BIN = find_bin()
-if BIN:sub(1, 1) ~= "/" then BIN = ROOT .. "/" .. BIN end
+local H = require "hostbin"
+local exists, q, ROOT, BIN = H.exists, H.q, H.root, H.bin
 
 local DATA = ROOT .. "/../shared/data"
 local HAVE_MB = exists(DATA .. "/flywire_783_mushroom_body/edges.csv.gz") and

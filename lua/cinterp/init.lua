@@ -9,7 +9,7 @@ ci._engine = engine
 ci.version = require("ffi").string(engine.C.ci_version())
 
 local modules = {
-  "util", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
+  "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
 }
 
