@@ -234,6 +234,13 @@ int ci_csr_scale_cols(const ci_csr *m, const float *s, ci_csr **out);
  * batch innermost; accumulate != 0 adds to Y instead. OpenMP over rows,
  * deterministic (independent of the thread count), no allocation. */
 int ci_csr_spmm(const ci_csr *A, const float *X, int64_t B, float *Y, int accumulate);
+/* The same product with an epilogue: epilogue(ctx, i, Y + i*B) is called once
+ * per row as soon as the row's B outputs are final (while they are in cache),
+ * on the thread that computed them: the network fuses its activation there.
+ * The epilogue must only touch row i's outputs (and data no other row writes). */
+typedef void (*ci_row_epilogue)(void *ctx, int32_t row, float *y);
+int ci_csr_spmm_fused(const ci_csr *A, const float *X, int64_t B, float *Y, int accumulate,
+                      ci_row_epilogue epilogue, void *ctx);
 /* Tensor-level product, recorded on the tape: X of shape (ncols) or (ncols, B),
  * out of shape (nrows) or (nrows, B). Backward: dX = A^T dY. */
 int ci_sparse_mm(ci_csr *A, ci_tensor *X, ci_tensor **out);

@@ -46,7 +46,7 @@ static inline void st8(float *p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
 
 /* B == 1: four partial sums to hide the add latency. */
 static void rows_b1(const ci_csr *A, const float *restrict x, float *restrict y,
-                    int32_t r0, int32_t r1, int acc) {
+                    int32_t r0, int32_t r1, int acc, ci_row_epilogue f, void *fctx) {
   const int64_t *rp = A->rowptr;
   const int32_t *restrict ci = A->colidx;
   const float *restrict v = A->vals;
@@ -62,6 +62,7 @@ static void rows_b1(const ci_csr *A, const float *restrict x, float *restrict y,
     for (; k < e; k++) s0 += v[k] * x[ci[k]];
     float s = (s0 + s1) + (s2 + s3);
     y[i] = acc ? y[i] + s : s;
+    if (f) f(fctx, i, y + i);
   }
 }
 
@@ -70,7 +71,8 @@ static void rows_b1(const ci_csr *A, const float *restrict x, float *restrict y,
  * split into even/odd chains (U2) to hide the FMA latency. */
 static inline __attribute__((always_inline)) void
 rows_panel(const ci_csr *A, const float *restrict X, float *restrict Y, int64_t B,
-           int64_t c0, int32_t r0, int32_t r1, int acc, const int P, const int R) {
+           int64_t c0, int32_t r0, int32_t r1, int acc, const int P, const int R,
+           ci_row_epilogue f, void *fctx) {
   const int U2 = (P + (R > 0)) <= CI_SPMM_U2;
   const int64_t *rp = A->rowptr;
   const int32_t *restrict ci = A->colidx;
@@ -133,13 +135,14 @@ rows_panel(const ci_csr *A, const float *restrict X, float *restrict Y, int64_t 
     if (P > 2) st8(yr + 16, a2);
     if (P > 3) st8(yr + 24, a3);
     for (int r = 0; r < R; r++) yr[8 * P + r] = t[r];
+    if (f) f(fctx, i, Y + (size_t)i * (size_t)B); /* the whole row is final here */
   }
 #undef CI_PREFETCH_X
 }
 
 #define CI_PANEL_CASE(P, R)                                           \
   case (P) * 8 + (R):                                                 \
-    rows_panel(A, X, Y, B, c0, r0, r1, acc, P, R);                    \
+    rows_panel(A, X, Y, B, c0, r0, r1, acc, P, R, f, fctx);           \
     break;
 #define CI_PANEL_CASES(P)                                             \
   CI_PANEL_CASE(P, 0) CI_PANEL_CASE(P, 1) CI_PANEL_CASE(P, 2)         \
@@ -147,7 +150,8 @@ rows_panel(const ci_csr *A, const float *restrict X, float *restrict Y, int64_t 
   CI_PANEL_CASE(P, 6) CI_PANEL_CASE(P, 7)
 
 static void rows_pass(const ci_csr *A, const float *X, float *Y, int64_t B, int64_t c0,
-                      int32_t r0, int32_t r1, int acc, int P, int R) {
+                      int32_t r0, int32_t r1, int acc, int P, int R, ci_row_epilogue f,
+                      void *fctx) {
   switch (P * 8 + R) {
     CI_PANEL_CASES(0)
     CI_PANEL_CASES(1)
@@ -160,9 +164,9 @@ static void rows_pass(const ci_csr *A, const float *X, float *Y, int64_t B, int6
 
 /* All passes for rows [r0, r1). */
 static void rows_all(const ci_csr *A, const float *X, float *Y, int64_t B, int32_t r0,
-                     int32_t r1, int acc) {
+                     int32_t r1, int acc, ci_row_epilogue f, void *fctx) {
   if (B == 1) {
-    rows_b1(A, X, Y, r0, r1, acc);
+    rows_b1(A, X, Y, r0, r1, acc, f, fctx);
     return;
   }
   const int64_t W = CI_SPMM_PANEL;
@@ -170,15 +174,20 @@ static void rows_all(const ci_csr *A, const float *X, float *Y, int64_t B, int32
   while (c0 < B) {
     int64_t rem = B - c0;
     if (rem <= W + 7) {
-      rows_pass(A, X, Y, B, c0, r0, r1, acc, (int)(rem / 8), (int)(rem % 8));
+      rows_pass(A, X, Y, B, c0, r0, r1, acc, (int)(rem / 8), (int)(rem % 8), f, fctx);
       break;
     }
-    rows_pass(A, X, Y, B, c0, r0, r1, acc, (int)(W / 8), 0);
+    rows_pass(A, X, Y, B, c0, r0, r1, acc, (int)(W / 8), 0, NULL, NULL);
     c0 += W;
   }
 }
 
 int ci_csr_spmm(const ci_csr *A, const float *X, int64_t B, float *Y, int accumulate) {
+  return ci_csr_spmm_fused(A, X, B, Y, accumulate, NULL, NULL);
+}
+
+int ci_csr_spmm_fused(const ci_csr *A, const float *X, int64_t B, float *Y, int accumulate,
+                      ci_row_epilogue epilogue, void *ctx) {
   if (!A) return ci_set_error(CI_EINVAL, "ci_csr_spmm: A is NULL");
   if (B < 0) return ci_set_error(CI_EINVAL, "ci_csr_spmm: B = %lld is negative", (long long)B);
   if (B == 0 || A->nrows == 0) return CI_OK;
@@ -202,7 +211,7 @@ int ci_csr_spmm(const ci_csr *A, const float *X, int64_t B, float *Y, int accumu
 #endif
     int32_t r0 = ci_csr_split_rows(A, t, nt, row_cost);
     int32_t r1 = ci_csr_split_rows(A, t + 1, nt, row_cost);
-    rows_all(A, X, Y, B, r0, r1, accumulate);
+    rows_all(A, X, Y, B, r0, r1, accumulate, epilogue, ctx);
   }
   return CI_OK;
 }

@@ -221,18 +221,22 @@ int ci_net_param(ci_net *net, int which, ci_tensor **out) {
   return CI_OK;
 }
 
-int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
-                int accumulate) {
-  const int64_t ncols = A->ncols, nrows = A->nrows;
+int net_product_is_sparse(const ci_csr *A, const float *X, int64_t B) {
   /* nonzero rows of X, counted with an early exit past 10 % */
-  const int64_t limit = ncols / 10;
+  const int64_t ncols = A->ncols, limit = ncols / 10;
   int64_t active = 0;
   for (int64_t j = 0; j < ncols && active <= limit; j++) {
     const float *xr = X + j * B;
     for (int64_t b = 0; b < B; b++)
       if (xr[b] != 0.0f) { active++; break; }
   }
-  if (!At || active > limit) return ci_csr_spmm(A, X, B, Y, accumulate);
+  return active <= limit;
+}
+
+int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
+                int accumulate) {
+  const int64_t ncols = A->ncols, nrows = A->nrows;
+  if (!At || !net_product_is_sparse(A, X, B)) return ci_csr_spmm(A, X, B, Y, accumulate);
   if (!accumulate) memset(Y, 0, sizeof(float) * (size_t)nrows * (size_t)B);
   for (int64_t j = 0; j < ncols; j++) {
     const float *xr = X + j * B;

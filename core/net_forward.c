@@ -116,47 +116,72 @@ void net_place_input(const net_pass *ps, float *x0) {
       x0[(int64_t)net->sensory[s] * B + b] = ps->u[(b * S + s) * L + 0];
 }
 
-void net_step_forward(const net_pass *ps, int32_t t, const float *xp, float *x, float *pst) {
+/* What the activation of one row needs. */
+typedef struct act_ctx {
+  const net_pass *ps;
+  int32_t t;
+  const float *xp;
+  float *x;
+} act_ctx;
+
+/* The activation of row i of step t from p_t[i, :] (DESIGN.md, Forward). */
+static void act_row(void *vctx, int32_t i, float *prow) {
+  const act_ctx *cx = vctx;
+  const net_pass *ps = cx->ps;
   const ci_net *net = ps->net;
   const ci_csr *wd = net->wd;
   const int64_t B = ps->B, S = net->n_sensory, L = ps->L;
+  const int32_t t = cx->t;
   const float th = net->threshold;
   const int ml = net->kind == CI_NET_MULTILAYERED;
   const int last = t == L;
-  /* p_t = W x_{t-1}: the tuned row-parallel product (csr_spmm.c), then one
-   * elementwise pass over the n x B slab for the activation. */
-  float *p = pst ? pst : ps->pbuf;
-  net_product(net->w, net->wt, xp, B, p, 0);
-#pragma omp parallel for schedule(static)
-  for (int32_t i = 0; i < net->n; i++) {
-    const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
-    const float decay = (tau - 1.0f) / tau;
-    const int32_t slot = net->slot_of[i];
-    const int64_t row = (int64_t)i * B;
-    for (int64_t b = 0; b < B; b++) {
-      float s = k;
-      if (wd) {
-        float sv = k * (1.0f + row_divisive(wd, ps->co.sig, i, xp, B, b));
-        s = sv < 0.0f ? 0.0f : sv;
-      }
-      const float a = s * p[row + b] + c;
-      const float xprev = xp[row + b];
-      float y;
-      if (ml) {
-        const float h = a < th ? 0.0f : a;
-        y = tanhf(h) / tau + decay * xprev;
-      } else {
-        y = a / tau + decay * xprev;
-      }
-      if (!last) {
-        if (slot >= 0) y += ps->u[(b * S + slot) * L + t];
-        if (ml) {
-          y = y < th ? 0.0f : y;
-          y = y > 1.0f ? 1.0f : y;
-        }
-      }
-      x[row + b] = y;
+  const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
+  const float decay = (tau - 1.0f) / tau;
+  const int32_t slot = net->slot_of[i];
+  const int64_t row = (int64_t)i * B;
+  const float *xp = cx->xp;
+  float *x = cx->x;
+  for (int64_t b = 0; b < B; b++) {
+    float s = k;
+    if (wd) {
+      float sv = k * (1.0f + row_divisive(wd, ps->co.sig, i, xp, B, b));
+      s = sv < 0.0f ? 0.0f : sv;
     }
+    const float a = s * prow[b] + c;
+    const float xprev = xp[row + b];
+    float y;
+    if (ml) {
+      const float h = a < th ? 0.0f : a;
+      y = tanhf(h) / tau + decay * xprev;
+    } else {
+      y = a / tau + decay * xprev;
+    }
+    if (!last) {
+      if (slot >= 0) y += ps->u[(b * S + slot) * L + t];
+      if (ml) {
+        y = y < th ? 0.0f : y;
+        y = y > 1.0f ? 1.0f : y;
+      }
+    }
+    x[row + b] = y;
+  }
+}
+
+void net_step_forward(const net_pass *ps, int32_t t, const float *xp, float *x, float *pst) {
+  const ci_net *net = ps->net;
+  const int64_t B = ps->B;
+  /* p_t = W x_{t-1} and the activation in one pass: the tuned row-parallel
+   * product (csr_spmm.c) calls act_row on each row while it is in cache. When
+   * x_{t-1} is mostly zero the product is pushed through the transpose
+   * instead (net_product), then the activation runs as its own pass. */
+  float *p = pst ? pst : ps->pbuf;
+  act_ctx cx = {ps, t, xp, x};
+  if (net_product_is_sparse(net->w, xp, B)) {
+    net_product(net->w, net->wt, xp, B, p, 0);
+#pragma omp parallel for schedule(static)
+    for (int32_t i = 0; i < net->n; i++) act_row(&cx, i, p + (int64_t)i * B);
+  } else {
+    ci_csr_spmm_fused(net->w, xp, B, p, 0, act_row, &cx);
   }
   for (int64_t m = ps->manip_start[t - 1]; m < ps->manip_start[t]; m++) {
     const ci_manip *mp = &ps->manip[m];

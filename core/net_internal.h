@@ -67,6 +67,8 @@ typedef struct net_state {
  * so deterministic); otherwise it is the row-parallel pull of ci_csr_spmm. */
 int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
                 int accumulate);
+/* 1 when at most 10 % of the rows of X (ncols x B) have a nonzero entry. */
+int net_product_is_sparse(const ci_csr *A, const float *X, int64_t B);
 
 /* A buffer of `bytes` (64-byte aligned) from the network's pool or fresh;
  * *ok = 0 on allocation failure. net_buf_put gives it back (NULL is ignored). */
