@@ -20,15 +20,7 @@ local ci = require "cinterp"
 local G = require "golden"
 local H = require "datahelp"
 
-local function golden(fn, body)
-  describe(fn .. " golden cases", function()
-    local cases = G.cases(fn)
-    if #cases == 0 then pending(G.missing_message) end
-    for _, entry in ipairs(cases) do
-      it(entry.name, function() body(G.load(entry), entry) end)
-    end
-  end)
-end
+local golden = G.describe_cases
 
 golden("add_sign", function(case)
   local A = H.inprop(ci, case.inprop)

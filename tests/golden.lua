@@ -28,6 +28,19 @@ end
 
 function G.load(entry) return dofile(G.dir .. "/" .. entry.file) end
 
+-- A busted describe block with one test per golden case of fn: body(case, entry);
+-- pending with a message when the golden folder is absent.
+function G.describe_cases(fn, body)
+  local env = getfenv(2) -- busted's describe/it/pending live in the spec's environment
+  env.describe(fn .. " golden cases", function()
+    local cases = G.cases(fn)
+    if #cases == 0 then env.pending(G.missing_message) end
+    for _, entry in ipairs(cases) do
+      env.it(entry.name, function() body(G.load(entry), entry) end)
+    end
+  end)
+end
+
 -- The model of a case, as a cinterp network (1-based).
 function G.model(ci, case)
   local w = case.weights
@@ -109,6 +122,36 @@ function G.compare(actual, expected, rtol, atol, boundary_ok)
     end
   end
   return true
+end
+
+-- Runs a param_grads case on net (all parameter gradients on): forward, the
+-- loss of the case's terms, backward; asserts the loss and every group's
+-- gradient against the reference with the README's tolerances.
+function G.check_param_grads(ci, case, net, name)
+  net:set_param_grads { slopes = true, raw_biases = true, divisive_strength = true, tau = true }
+  local out = net:forward(ci.tensor(case.input))
+  local sel = ci.zeros(out:size(1), out:size(2), out:size(3))
+  for _, term in ipairs(case.loss_terms) do
+    local b, i, l = term[1] + 1, term[2] + 1, term[3] + 1
+    sel:set(sel:get(b, i, l) + 1, b, i, l)
+  end
+  local loss = (out * sel):sum()
+  loss:backward()
+  local want = case.expected.loss
+  assert(math.abs(loss:item() - want) <= 1e-4 * math.abs(want) + 1e-6,
+    ("%s: loss %.9g expected %.9g"):format(name, loss:item(), want))
+  local fields = { slope = net.slope, raw_biases = net.raw_biases, tau_param = net.tau_param,
+                   divisive_strength = net.divisive_strength }
+  for field, expected in pairs(case.expected.grads) do
+    local grad = fields[field].grad
+    local scale = 0
+    for _, v in pairs(expected) do scale = math.max(scale, math.abs(v)) end
+    for group, v in pairs(expected) do
+      local got = grad and grad:get(net.group_index[group]) or 0
+      assert(math.abs(got - v) <= 1e-3 * math.abs(v) + 1e-6 * math.max(scale, 1e-3),
+        ("%s grad of %s[%s]: got %.9g, expected %.9g"):format(name, field, group, got, v))
+    end
+  end
 end
 
 function G.max_abs(expected)

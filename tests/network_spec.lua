@@ -38,64 +38,16 @@ describe("network golden parameter gradients", function()
   for _, entry in ipairs(cases) do
     it(entry.name, function()
       local case = G.load(entry)
-      local net = G.model(ci, case)
-      net:set_param_grads { slopes = true, raw_biases = true, divisive_strength = true, tau = true }
-      local u = ci.tensor(case.input)
-      local out = net:forward(u)
-      local sel = ci.zeros(out:size(1), out:size(2), out:size(3))
-      for _, term in ipairs(case.loss_terms) do
-        local b, i, l = term[1] + 1, term[2] + 1, term[3] + 1
-        sel:set(sel:get(b, i, l) + 1, b, i, l)
-      end
-      local loss = (out * sel):sum()
-      loss:backward()
-      assert.is_true(math.abs(loss:item() - case.expected.loss) <= 1e-4 * math.abs(case.expected.loss) + 1e-6,
-        ("loss %.9g expected %.9g"):format(loss:item(), case.expected.loss))
-      local fields = { slope = net.slope, raw_biases = net.raw_biases, tau_param = net.tau_param,
-                       divisive_strength = net.divisive_strength }
-      for name, expected in pairs(case.expected.grads) do
-        local grad = fields[name].grad
-        local scale = 0
-        for _, v in pairs(expected) do scale = math.max(scale, math.abs(v)) end
-        for group, v in pairs(expected) do
-          local gi = net.group_index[group]
-          local got = grad and grad:get(gi) or 0
-          assert(math.abs(got - v) <= 1e-3 * math.abs(v) + 1e-6 * math.max(scale, 1e-3),
-            ("%s grad of %s[%s]: got %.9g, expected %.9g"):format(entry.name, name, group, got, v))
-        end
-      end
+      G.check_param_grads(ci, case, G.model(ci, case), entry.name)
     end)
   end
 end)
 
-local configs = {
-  { name = "multilayered, no groups", kind = "ml" },
-  { name = "linear, no groups", kind = "linear" },
-  { name = "multilayered, groups", kind = "ml", groups = { "A", "B", "C" } },
-  { name = "linear, groups", kind = "linear", groups = { "A", "B", "C" } },
-  { name = "multilayered, divisive", kind = "ml", groups = { "A", "B", "C" }, div = { [1] = { [2] = true, [3] = true } } },
-  { name = "linear, divisive", kind = "linear", groups = { "A", "B", "C" }, div = { [3] = { [1] = true } } },
-  { name = "multilayered, manipulate", kind = "ml", manip = { { 2, 0, 5, 0.3 }, { 3, 2, 7, 0.1 }, { 1, 1, 2, 0.6 } } },
-  { name = "linear, manipulate", kind = "linear", manip = { { 2, 0, 5, 0.3 }, { 4, 3, 9, -0.2 } } },
-}
+local configs = R.configs
 
 local B, S, L, N = 3, 4, 5, 24
 
--- The manipulate table of the API for a list {layer, batch (0 = all), neuron, value}.
-local function manip_table(list)
-  if not list then return nil end
-  local t = {}
-  for b = 1, B do t[b] = {} end
-  for _, mp in ipairs(list) do
-    for b = 1, B do
-      if mp[2] == 0 or mp[2] == b then
-        t[b][mp[1]] = t[b][mp[1]] or {}
-        t[b][mp[1]][mp[3]] = mp[4]
-      end
-    end
-  end
-  return t
-end
+local function manip_table(list) return R.manip_table(list, B) end
 
 local function setup(k, cfg)
   local rng = R.rng(100 + k)

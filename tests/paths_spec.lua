@@ -19,15 +19,7 @@ local ci = require "cinterp"
 local G = require "golden"
 local H = require "datahelp"
 
-local function golden(fn, body)
-  describe(fn .. " golden cases", function()
-    local cases = G.cases(fn)
-    if #cases == 0 then pending(G.missing_message) end
-    for _, entry in ipairs(cases) do
-      it(entry.name, function() body(G.load(entry), entry) end)
-    end
-  end)
-end
+local golden = G.describe_cases
 
 local function index_fix(enabled)
   return function(c, v)

@@ -145,6 +145,35 @@ function R.build(ci, m)
   return ctor(W, m.sensory, opts)
 end
 
+-- The model configurations the network specs run (CPU and CUDA alike).
+R.configs = {
+  { name = "multilayered, no groups", kind = "ml" },
+  { name = "linear, no groups", kind = "linear" },
+  { name = "multilayered, groups", kind = "ml", groups = { "A", "B", "C" } },
+  { name = "linear, groups", kind = "linear", groups = { "A", "B", "C" } },
+  { name = "multilayered, divisive", kind = "ml", groups = { "A", "B", "C" }, div = { [1] = { [2] = true, [3] = true } } },
+  { name = "linear, divisive", kind = "linear", groups = { "A", "B", "C" }, div = { [3] = { [1] = true } } },
+  { name = "multilayered, manipulate", kind = "ml", manip = { { 2, 0, 5, 0.3 }, { 3, 2, 7, 0.1 }, { 1, 1, 2, 0.6 } } },
+  { name = "linear, manipulate", kind = "linear", manip = { { 2, 0, 5, 0.3 }, { 4, 3, 9, -0.2 } } },
+}
+
+-- The API's per-batch manipulate table for a list {layer, batch (0 = all),
+-- neuron, value} and B batches.
+function R.manip_table(list, B)
+  if not list then return nil end
+  local t = {}
+  for b = 1, B do t[b] = {} end
+  for _, mp in ipairs(list) do
+    for b = 1, B do
+      if mp[2] == 0 or mp[2] == b then
+        t[b][mp[1]] = t[b][mp[1]] or {}
+        t[b][mp[1]][mp[3]] = mp[4]
+      end
+    end
+  end
+  return t
+end
+
 -- A deterministic generator: rng() in [0,1), rng(n) in 1..n.
 function R.rng(seed)
   local state = seed
