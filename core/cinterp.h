@@ -394,7 +394,9 @@ typedef struct ci_net_spec {
 } ci_net_spec;
 
 /* One manipulation: pin the activation of neuron at layer (both 0-based) to
- * value, in batch `batch` (0-based) or in every batch when batch < 0. */
+ * value, in batch `batch` (0-based) or in every batch when batch < 0. A layer
+ * outside 0..num_layers-1 is an error here; the Lua layer drops layers past
+ * num_layers first, as the reference ignores them. */
 typedef struct ci_manip {
   int32_t layer;
   int32_t batch;

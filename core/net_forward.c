@@ -82,16 +82,15 @@ int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_ma
       ps->co.tau[i] = net->tau0;
     }
   }
-  /* manipulations sorted by layer (stable: later entries win, as dict order does) */
+  /* manipulations sorted by layer (stable: later entries win, as dict order
+   * does); every layer is in range here (checked above) */
   int64_t kept = 0;
-  for (int64_t m = 0; m < n_manip; m++)
-    if (manip[m].layer >= 0 && manip[m].layer < L) ps->manip_start[manip[m].layer + 1]++;
+  for (int64_t m = 0; m < n_manip; m++) ps->manip_start[manip[m].layer + 1]++;
   for (int32_t l = 0; l < L; l++) ps->manip_start[l + 1] += ps->manip_start[l];
   int64_t *fill = calloc((size_t)L + 1, sizeof(int64_t));
   if (!fill) { net_pass_free(ps); return ci_set_error(CI_ENOMEM, "%s: out of memory", where); }
   for (int64_t m = 0; m < n_manip; m++) {
     int32_t l = manip[m].layer;
-    if (l < 0 || l >= L) continue; /* layers past num_layers are ignored, as the reference */
     ps->manip[ps->manip_start[l] + fill[l]++] = manip[m];
     kept++;
   }

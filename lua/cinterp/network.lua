@@ -540,7 +540,7 @@ return function(ci)
     local x = input_at(1)
     local outs = {}
     for t = 1, L do
-      local p = self.all_weights_main and (self.all_weights_main * x) or (self.all_weights * x)
+      local p = self.all_weights * x
       local y = self.custom_activation_function(self, p, x)
       if t < L then
         y = y + input_at(t + 1)
