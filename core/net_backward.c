@@ -99,6 +99,31 @@ static void step_backward_rows(const net_state *st, int32_t t, const float *xp, 
   }
 }
 
+/* carried[j] += (W^T gp)[j] (+ sig[j] (Wd^T gd)[j]) for the sensory rows j only. */
+static void sensory_rows_product(const net_state *st, const float *gp, const float *gd,
+                                 float *carried) {
+  const ci_net *net = st->pass.net;
+  const int64_t B = st->pass.B;
+#pragma omp parallel for schedule(static)
+  for (int32_t s = 0; s < net->n_sensory; s++) {
+    const int32_t j = net->sensory[s];
+    float *cr = carried + (int64_t)j * B;
+    for (int64_t e = net->wt->rowptr[j]; e < net->wt->rowptr[j + 1]; e++) {
+      const float w = net->wt->vals[e];
+      const float *g = gp + (int64_t)net->wt->colidx[e] * B;
+      for (int64_t b = 0; b < B; b++) cr[b] += w * g[b];
+    }
+    if (net->wdt) {
+      const float sig = st->pass.co.sig[j];
+      for (int64_t e = net->wdt->rowptr[j]; e < net->wdt->rowptr[j + 1]; e++) {
+        const float w = net->wdt->vals[e] * sig;
+        const float *g = gd + (int64_t)net->wdt->colidx[e] * B;
+        for (int64_t b = 0; b < B; b++) cr[b] += w * g[b];
+      }
+    }
+  }
+}
+
 /* Recomputes the forward over steps c0 + 1 .. c1 from x[c0], filling the
  * chunk buffers xs[0..c1-c0] (xs[0] = x_c0, borrowed) and ps_[0..c1-c0-1]. */
 static void recompute_chunk(const net_state *st, int32_t c0, int32_t c1, float **xs, float **pch) {
@@ -187,6 +212,11 @@ int net_backward(net_state *st, const float *grad_out, float *grad_u, float *gra
         gx[(int64_t)mp->neuron * B + mp->batch] = 0.0f;
     }
     step_backward_rows(st, t, xprev, pt, gx, gp, gd, carried, grad_u, g_k, g_c, g_tau, g_sig);
+    if (t == 1) {
+      /* carried_0 only feeds the input gradient of layer 1: the sensory rows */
+      if (grad_u) sensory_rows_product(st, gp, gd, carried);
+      break;
+    }
     /* carried_{t-1} += W^T gp (+ the divisive path) */
     if ((rc = net_product(net->wt, net->w, gp, B, carried, 1))) goto done;
     if (net->wd) {
