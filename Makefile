@@ -2,7 +2,7 @@
 #   make            build everything into build/
 #   make test       install missing Debian packages, build, run the C tests and busted specs
 #   make demo       install, build, run scripts/demo.lua
-#   make bench      install, build, run the benchmark (see README)
+#   make bench      install, build, run the benchmark (see README; BENCH_ARGS=--quick for a smoke run)
 #   make asan       build into build-asan/ with AddressSanitizer + UBSan and run the tests there
 #   make fuzz       build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS (60) seconds
 #   make valgrind   the C tests and a Lua workload under valgrind memcheck (tests/valgrind.sh)
@@ -89,7 +89,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/cinterp bench/bench.lua
+	$(BUILD)/cinterp bench/bench.lua $(BENCH_ARGS)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
@@ -109,7 +109,7 @@ fuzz/build/%: fuzz/%.c $(CORE_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 fuzz-build: $(FUZZERS)
-fuzz:
+fuzz: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev"
 	@$(MAKE) --no-print-directory fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
