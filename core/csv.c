@@ -118,7 +118,11 @@ typedef struct {
   const ci_csv_options *opts;
   int err;                /* first error code raised inside a callback */
   int64_t bad_rec, bad_fields;
+  int64_t long_field;     /* > 0: the length of a field over CI_CSV_MAX_FIELD */
 } pstate;
+
+/* The longest field a table may hold: well under what a Lua string can be. */
+#define CI_CSV_MAX_FIELD ((size_t)1 << 30)
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
@@ -236,6 +240,13 @@ static void on_field(void *sv, size_t len, void *data) {
   pstate *st = data;
   const char *s = sv;
   if (st->err) return;
+  if (len > CI_CSV_MAX_FIELD) {
+    st->err = CI_EIO;
+    st->bad_rec = st->rec;
+    st->bad_fields = st->field + 1;
+    st->long_field = (int64_t)len;
+    return;
+  }
   int64_t j = st->field++;
   if (st->rec == 0) {                       /* first record: defines the columns */
     if (add_column(st)) { st->err = CI_ENOMEM; return; }
@@ -423,6 +434,13 @@ static int run_parse(source *src, const ci_csv_options *opts_in, ci_csv_table **
   }
   if (st.err == CI_ENOMEM) {
     rc = ci_set_error(CI_ENOMEM, "ci_csv_read: %s: out of memory", name);
+    goto done;
+  }
+  if (st.err && st.long_field > 0) {
+    rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: field %lld is %lld bytes long, more "
+                      "than the %lld a field may hold", name,
+                      (long long)locate_line(src, buf, st.bad_rec, 0), (long long)st.bad_fields,
+                      (long long)st.long_field, (long long)CI_CSV_MAX_FIELD);
     goto done;
   }
   if (st.err) {
