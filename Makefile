@@ -92,7 +92,7 @@ bench: deps
 	$(BUILD)/cinterp bench/bench.lua $(BENCH_ARGS)
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	@CINTERP_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
 # libFuzzer harnesses (fuzz/*_fuzz.c) built with clang + ASan + UBSan, the core

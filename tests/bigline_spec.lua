@@ -4,6 +4,12 @@
 local ci = require "cinterp"
 
 describe("a 2 GB line", function()
+  if os.getenv("CINTERP_SANITIZED") then
+    -- under ASan every regrowth of libcsv's 2 GB field buffer is a fresh,
+    -- poisoned allocation: minutes instead of seconds. The plain run covers it.
+    pending("skipped in the sanitizer build (too slow there; the plain test run covers it)")
+    return
+  end
   local path = os.tmpname()
 
   setup(function()
