@@ -283,6 +283,23 @@ if what.fwd then
 end
 
 local STOP = {}
+
+-- Runs fn(log), where log is the recipe's per-iteration callback, and returns the
+-- times between successive iterations (the reference's own measure) and the
+-- time to the first one; stops the run once this phase's share of --cap is spent.
+local function time_iterations(fn)
+  local stamps, t_start = {}, now()
+  local ok, err = pcall(fn, function()
+    local t = now()
+    stamps[#stamps + 1] = t
+    if #stamps >= 2 and t - t_start > share(2) then error(STOP) end
+  end)
+  if not ok and err ~= STOP then error(err, 0) end
+  local d = {}
+  for k = 2, #stamps do d[#d + 1] = stamps[k] - stamps[k - 1] end
+  return d, stamps[1] and stamps[1] - t_start or 0 / 0
+end
+
 if what.am then
   reset_peak()
   local rows = { batch = {}, layer = {}, neuron = {}, value = {} }
@@ -293,23 +310,14 @@ if what.am then
     end
   end
   local targets = ci.TargetActivation { targets = ci.frame(rows), batch_size = B }
-  local stamps = {}
-  local t_start = now()
-  local iters = tonumber(o["am-iters"])
-  local ok, err = pcall(ci.activation_maximisation, net, targets, {
-    input_tensor = x, num_iterations = iters, early_stopping = false, quiet = true,
-    log = function()
-      local t = now()
-      stamps[#stamps + 1] = t
-      if #stamps >= 2 and t - t_start > share(2) then error(STOP) end
-    end,
-  })
-  if not ok and err ~= STOP then error(err, 0) end
-  local d = {}
-  for k = 2, #stamps do d[#d + 1] = stamps[k] - stamps[k - 1] end
+  local d, first = time_iterations(function(log)
+    return ci.activation_maximisation(net, targets, {
+      input_tensor = x, num_iterations = tonumber(o["am-iters"]), early_stopping = false,
+      quiet = true, log = log })
+  end)
   res.am_iter_s = median(d)
   res.am_reps = #d
-  res.am_first_s = stamps[1] and stamps[1] - t_start or 0 / 0 -- setup + first forward
+  res.am_first_s = first -- setup + first forward
   collectgarbage()
   res.peak_am_mb = status_mb("VmHWM")
   res.stored_mb = net:stored_bytes() / 2 ^ 20
@@ -328,20 +336,11 @@ if what.train then
       rows.batch[r], rows.layer[r], rows.neuron_idx[r], rows.value[r] = b, L, i, 0.1 * k / #tgt
     end
   end
-  local stamps = {}
-  local t_start = now()
-  local ok, err = pcall(ci.train_model, net, x, ci.frame(rows), {
-    num_epochs = tonumber(o.epochs), train_fraction = 1, quiet = true,
-    train_slopes = true, train_biases = true, train_tau = true,
-    log = function()
-      local t = now()
-      stamps[#stamps + 1] = t
-      if #stamps >= 2 and t - t_start > share(2) then error(STOP) end
-    end,
-  })
-  if not ok and err ~= STOP then error(err, 0) end
-  local d = {}
-  for k = 2, #stamps do d[#d + 1] = stamps[k] - stamps[k - 1] end
+  local d = time_iterations(function(log)
+    return ci.train_model(net, x, ci.frame(rows), {
+      num_epochs = tonumber(o.epochs), train_fraction = 1, quiet = true,
+      train_slopes = true, train_biases = true, train_tau = true, log = log })
+  end)
   res.train_epoch_s = median(d)
   res.train_reps = #d
   collectgarbage()
