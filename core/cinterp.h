@@ -463,7 +463,7 @@ int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out);
 double ci_membench_triad(size_t n_floats, int repeats);
 double ci_membench_read(size_t n_floats, int repeats);
 
-/* ===== CI_DEVICE: the CUDA path (core/device.c, core/device_adam.c, kernels/) =====
+/* ===== CI_DEVICE: the CUDA path (core/device.c, core/adam.c, kernels/) =====
  * Built with `make CUDA=1`. Without that build, or without a usable GPU, every
  * function here that needs one fails with CI_EDEVICE and a message saying why:
  * "cinterp was built without CUDA (make CUDA=1)" or "no usable GPU: <CUDA's
@@ -489,13 +489,16 @@ int ci_tensor_to(const ci_tensor *t, int device, ci_tensor **out);
 int ci_net_to_device(ci_net *net, int device);
 /* CI_DEVICE_CPU or CI_DEVICE_CUDA (CI_DEVICE_CPU for NULL). */
 int ci_net_device(const ci_net *net);
-/* One Adam step as torch.optim.Adam (no weight decay), step >= 1:
+/* One Adam step as torch.optim.Adam (no weight decay), step >= 1, on the
+ * elements first .. first + count - 1 (0-based) of a flat parameter block:
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * param -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps).
  * The four tensors have the same numel and live on one device (CPU: a host
- * loop; CUDA: a kernel). */
+ * loop; CUDA: a kernel; both apply core/adam.h). Elements outside the range
+ * are left alone (a frozen part of the block, e.g. a finished task). */
 int ci_adam_step(ci_tensor *param, const ci_tensor *grad, ci_tensor *m, ci_tensor *v,
-                 int64_t step, double lr, double beta1, double beta2, double eps);
+                 int64_t first, int64_t count, int64_t step, double lr, double beta1,
+                 double beta2, double eps);
 
 /* CI_FFI_END */
 

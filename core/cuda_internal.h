@@ -17,6 +17,7 @@
 extern "C" {
 #endif
 
+#include "adam.h"
 #include "net_internal.h"
 
 /* Probes the driver, the devices and cuSPARSE once per process (the result is
@@ -75,9 +76,9 @@ int ci_cuda_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_
                     int32_t checkpoint_steps, const ci_tensor *grad_out,
                     ci_tensor **grad_input, ci_tensor **grad_x);
 
-/* One Adam step (torch's rule) over n device floats. */
-int ci_cuda_adam(float *param, const float *grad, float *m, float *v, int64_t n, int64_t step,
-                 double lr, double beta1, double beta2, double eps, const char *where);
+/* One Adam step (ci_adam_update of adam.h) over n device floats. */
+int ci_cuda_adam(float *param, const float *grad, float *m, float *v, int64_t n,
+                 ci_adam_coeffs c, const char *where);
 
 #ifdef __cplusplus
 }

@@ -200,7 +200,7 @@ local function adam_engine(device, steps)
   local m, v = to(ci.zeros(5)), to(ci.zeros(5))
   for step = 1, steps do
     local g = to(ci.tensor(grads_at(step)))
-    assert.are.equal(0, C.ci_adam_step(p, g, m, v, step, 0.1, 0.9, 0.999, 1e-8))
+    assert.are.equal(0, C.ci_adam_step(p, g, m, v, 0, 5, step, 0.1, 0.9, 0.999, 1e-8))
   end
   if device == C.CI_DEVICE_CPU then return p:totable() end
   local out = ffi.new("ci_tensor*[1]")
@@ -220,10 +220,23 @@ describe("ci_adam_step", function()
 
   it("checks its arguments", function()
     local p, g = ci.zeros(3), ci.zeros(2)
-    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, g, ci.zeros(3), ci.zeros(3), 1, 0.1, 0.9, 0.999, 1e-8))
+    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, g, ci.zeros(3), ci.zeros(3), 0, 3, 1, 0.1, 0.9, 0.999, 1e-8))
     assert.truthy(ffi.string(C.ci_last_error()):find("ci_adam_step: param has 3 elements", 1, true))
-    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, ci.zeros(3), ci.zeros(3), ci.zeros(3), 0, 0.1, 0.9, 0.999, 1e-8))
-    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, ci.zeros(3), ci.zeros(3), ci.zeros(3), 1, 0.1, 1.0, 0.999, 1e-8))
+    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, ci.zeros(3), ci.zeros(3), ci.zeros(3), 0, 3, 0, 0.1, 0.9, 0.999, 1e-8))
+    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, ci.zeros(3), ci.zeros(3), ci.zeros(3), 0, 3, 1, 0.1, 1.0, 0.999, 1e-8))
+    assert.are.equal(C.CI_EINVAL, C.ci_adam_step(p, ci.zeros(3), ci.zeros(3), ci.zeros(3), 2, 2, 1, 0.1, 0.9, 0.999, 1e-8))
+    assert.truthy(ffi.string(C.ci_last_error()):find("outside the 3 parameters", 1, true))
+  end)
+
+  it("moves only the elements of its range (a frozen part stays)", function()
+    local p, g = ci.tensor { 1, 2, 3, 4 }, ci.tensor { 1, 1, 1, 1 }
+    local m, v = ci.zeros(4), ci.zeros(4)
+    assert.are.equal(0, C.ci_adam_step(p, g, m, v, 1, 2, 1, 0.1, 0.9, 0.999, 1e-8))
+    local got = p:totable()
+    assert.are.equal(1, got[1]); assert.are.equal(4, got[4])
+    -- Adam's first step is lr * sign(g) (up to eps)
+    assert.is_true(math.abs(got[2] - 1.9) < 1e-6 and math.abs(got[3] - 2.9) < 1e-6)
+    assert.are.equal(0, m:get(1)); assert.are.equal(0, v:get(4))
   end)
 
   it("gives the same steps on the GPU", function()
