@@ -358,7 +358,10 @@ print(arg[-1] ~= nil, arg[-2])
                               "spin(1e15)" }) do
         local from = #p:output() + 1
         p:send(loop .. "\n")
-        p:drain(1)   -- long enough for LuaJIT to compile the loop
+        -- once readline has taken the line (a Ctrl-C before would flush it), wait long
+        -- enough for LuaJIT to compile the loop
+        assert.truthy(p:expect(loop .. "\r\n", 20, from), p:output())
+        p:drain(1)
         p:send("\3")
         assert.truthy(p:expect("interrupted!", 20, from), p:output())
         assert.truthy(p:expect("ci> ", 20, from + #loop), p:output())
@@ -366,6 +369,7 @@ print(arg[-1] ~= nil, arg[-2])
       -- more Ctrl-C while the first is handled never kill the prompt
       local from = #p:output() + 1
       p:send("while true do end\n")
+      assert.truthy(p:expect("while true do end\r\n", 20, from), p:output())
       p:drain(1)
       p:send("\3\3")
       p:drain(1)
