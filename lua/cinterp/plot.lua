@@ -20,6 +20,13 @@
 -- below the grid when it has many entries), with keyentry items, so it never
 -- covers data. NaN values are written as NaN and skipped (set datafile missing).
 --
+-- Ticks are computed here, not left to gnuplot: indexed axes (neurons, rows,
+-- layers, time steps, iterations) tick from 1, and every axis gets as many ticks
+-- as its labels leave room for. Axes and colour bars are always labelled. The
+-- dumb terminal cannot draw images, so a heat map there is written as shaded
+-- characters with a key (image_dumb). Option tables are checked by hand
+-- (check_options, also used by grid.lua) until the library declares its options.
+--
 -- gnuplot is run as `gnuplot SCRIPT 2>ERR` through io.popen; the script and the
 -- error text go through two os.tmpname() files that are removed at once (LuaJIT's
 -- pipe close() reports no exit status, so the status is echoed on stdout).
@@ -410,7 +417,7 @@ local function image_png(out, plots, p, panel, cw, chh, fs)
                                   function() return fs * (im.rowlabels and 1.35 or 3) end)
   out[#out + 1] = "set ytics " .. tics_list(yt, yn)
   -- colour-bar ticks at nice values (gnuplot's own follow an odd range's digits)
-  local cbt = fit_ticks(im.cbrange[1], im.cbrange[2], plot_h, function() return fs * 4 end, false)
+  local cbt = fit_ticks(im.cbrange[1], im.cbrange[2], plot_h, function() return max(fs * 4, plot_h / 10) end, false)
   if cbt then out[#out + 1] = "set cbtics " .. tics_list(cbt) end
   out[#out + 1] = "set format cb '%g'"
   -- columns: horizontal labels when they fit, else rotated by 30 degrees
