@@ -25,6 +25,7 @@ end
 local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
+  "grid",
 }
 
 for _, name in ipairs(modules) do
