@@ -174,6 +174,19 @@ describe("f:write_csv", function()
     for i = 1, #xs do assert.are.equal(xs[i], g.x[i]) end
   end)
 
+  it("keeps missing cells of a one-column frame (a lone empty field is written as \"\")", function()
+    ci.frame{x = {1.5, 0 / 0, 2}}:write_csv(path("one.csv"))
+    local text = assert(io.open(path("one.csv"), "rb")):read("*a")
+    assert.are.equal('x\n1.5\n""\n2\n', text)
+    local g = ci.read_csv(path("one.csv"))
+    assert.are.equal(3, g:nrow())
+    assert.is_true(g.x[2] ~= g.x[2])
+    ci.frame{s = {"a", ""}}:write_csv(path("ones.csv"))
+    assert.are.same({"a", ""}, ci.read_csv(path("ones.csv")).s)
+    ci.frame{a = {0 / 0}, b = {0 / 0}}:write_csv(path("two.csv"))    -- two fields: "," is no blank line
+    assert.are.equal("a,b\n,\n", assert(io.open(path("two.csv"), "rb")):read("*a"))
+  end)
+
   it("errors naming the path when the folder is missing", function()
     assert.has_error(function() tricky():write_csv("/nonexistent/dir/x.csv") end,
       "ci.frame:write_csv: /nonexistent/dir/x.csv: No such file or directory")
