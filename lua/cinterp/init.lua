@@ -11,6 +11,7 @@ ci.version = require("ffi").string(engine.C.ci_version())
 local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
+  "help",   -- last: ci.help and the declarations' name resolution (cinterp.options)
 }
 
 for _, name in ipairs(modules) do
