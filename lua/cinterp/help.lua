@@ -63,11 +63,13 @@ local function signature(d)
 end
 H.signature = signature
 
--- The first sentence of the paragraph (for listings).
-local function summary(d)
+-- The first sentence of the paragraph (it ends at a full stop before a capital
+-- letter, or at the end), cut to `width` characters (for listings).
+local function summary(d, width)
   local doc = d.doc:gsub("%s+", " ")
-  local s = doc:match("^(.-%.)%s") or doc
-  if #s > 90 then s = s:sub(1, 87) .. "..." end
+  local s = doc:match("^(.-%.) %u") or doc
+  width = width or 90
+  if #s > width then s = s:sub(1, width - 3):gsub("%s*%S*$", ""):gsub("[%s,;:%.]*$", "") .. "..." end
   return s
 end
 H.summary = summary
@@ -165,7 +167,7 @@ local function class_methods_text(c, indent)
   local rows = {}
   for _, d in ipairs(O.list) do
     local prefix = d.name:match("^([%w_]+):")
-    if prefix == c.prefix then rows[#rows + 1] = { signature(d), summary(d) } end
+    if prefix == c.prefix then rows[#rows + 1] = { signature(d), summary(d, 72) } end
   end
   if #rows == 0 then return nil end
   local lines = {}
@@ -226,12 +228,15 @@ end
 
 -- The topic listing: one line per function.
 local function topic_text(t, by)
-  local rows, methods = {}, {}
+  local rows, methods, width = {}, {}, 0
+  for _, d in ipairs(by[t]) do
+    if not is_method(d) then width = math.max(width, #d.name) end
+  end
   for _, d in ipairs(by[t]) do
     if is_method(d) then
       methods[#methods + 1] = call_name(d)
     else
-      rows[#rows + 1] = { d.name, summary(d) }
+      rows[#rows + 1] = { d.name, summary(d, math.max(30, 78 - 4 - width)) }
     end
   end
   local out = { t }
