@@ -120,3 +120,12 @@ valgrind: deps
 
 clean:
 	rm -rf build build-asan build-valgrind fuzz/build
+
+# The API reference docs/API.md, generated from the declarations of the public
+# functions (lua/cinterp/options.lua, help.lua); tests/help_spec.lua fails when it
+# is out of date.
+.PHONY: docs
+docs:
+	@$(MAKE) --no-print-directory all
+	@mkdir -p docs
+	$(BUILD)/cinterp -e 'io.write(ci._help.markdown())' > docs/API.md.tmp && mv docs/API.md.tmp docs/API.md

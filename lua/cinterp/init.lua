@@ -26,6 +26,7 @@ local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
   "grid",
+  "help",   -- last: ci.help and the declarations' name resolution (cinterp.options)
 }
 
 for _, name in ipairs(modules) do
