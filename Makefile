@@ -34,7 +34,7 @@ NVFLAGS  := -O3 -std=c++17 -Xcompiler -fPIC -Icore -DCI_CUDA=1 -arch=sm_75 -Werr
 endif
 
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
-            lua-busted libreadline-dev pkg-config
+            lua-busted libreadline-dev pkg-config chromium
 
 .PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind clean
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
