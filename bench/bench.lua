@@ -153,23 +153,28 @@ end
 ------------------------------------------------------------------------------
 -- child processes
 ------------------------------------------------------------------------------
--- runs one child; returns its RESULT table, or nil and a reason
+-- runs one child; returns its RESULT table, or nil and a reason. The exit
+-- status comes back as a last line (LuaJIT's popen close does not give it).
 local function run_child(cmd, hard)
-  local p = io.popen(fmt("OMP_NUM_THREADS=%d timeout -s KILL %d %s 2>&1", threads, hard, cmd))
-  local res, last = nil, nil
+  local p = io.popen(fmt("OMP_NUM_THREADS=%d timeout -s KILL %d %s 2>&1; echo \"BENCH_EXIT $?\"",
+                         threads, hard, cmd))
+  local res, last, code = nil, nil, nil
   for line in p:lines() do
     local body = line:match("^RESULT (.*)$")
     if body then
       res = {}
       for k, v in body:gmatch("(%S+)=(%S+)") do res[k] = tonumber(v) or v end
-    elseif line:match("%S") and not line:match("Warning") and not line:match("^%s+return ") then
+    elseif line:match("^BENCH_EXIT %d+$") then
+      code = tonumber(line:match("%d+"))
+    elseif line:match("%S") and not line:match("Warning") and not line:match("^%s+return ") and
+        line ~= "Killed" then
       last = line
     end
   end
-  local _, how, code = p:close()
-  if res then return res end
-  if code == 137 or how == "signal" then return nil, fmt("killed after %d s (time limit)", hard) end
-  return nil, "failed: " .. (last or ("exit " .. tostring(code)))
+  p:close()
+  if res then return res end -- measured, whatever happened at exit
+  if code == 137 then return nil, fmt("killed after %d s (time limit)", hard) end
+  return nil, fmt("failed (exit %s): %s", tostring(code), last or "no output")
 end
 
 local function ci_cmd(args) return fmt("%s %s/bench/bench_one.lua %s", q(exe), q(root), args) end
