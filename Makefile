@@ -129,3 +129,14 @@ docs:
 	@$(MAKE) --no-print-directory all
 	@mkdir -p docs
 	$(BUILD)/cinterp -e 'io.write(ci._help.markdown())' > docs/API.md.tmp && mv docs/API.md.tmp docs/API.md
+
+# The reference for `make bench`: connectome_interpreter in build/ref-venv (PyPI,
+# bench/ref-requirements.txt) and build/ref-venv-debian (Debian's python3-torch);
+# REF_RUNTIMES=pypi or debian installs one. `make bench-readme` rewrites the
+# README's benchmark table from bench/results.csv (the last full `make bench`).
+.PHONY: bench-ref bench-readme
+bench-ref:
+	@BUILD=$(BUILD) bash bench/setup_ref.sh $(or $(REF_RUNTIMES),all)
+
+bench-readme: all
+	$(BUILD)/cinterp bench/readme_table.lua
