@@ -4,6 +4,7 @@
 -- Indices are 1-based here and 0-based in C. A matrix is a ci_csr* cdata owned
 -- by Lua's GC (ffi.gc with ci_csr_release).
 local engine = require "cinterp.ffi"
+local util = require "cinterp.util"
 local ffi, C = engine.ffi, engine.C
 
 local fmt = string.format
@@ -36,10 +37,7 @@ end
 
 local function is_sparse(x) return type(x) == "cdata" and ffi.istype(csr_ptr, x) end
 
-local function fail(where, level)
-  local msg = ffi.string(C.ci_last_error()):gsub("^ci_[%w_]+: ", "")
-  error(where .. ": " .. msg, (level or 2) + 1)
-end
+local fail = util.fail
 
 local function check_sparse(m, where)
   if not is_sparse(m) then
@@ -289,15 +287,7 @@ return function(ci)
   -- the method; the field is F(m).nnz).
   local FIELDS = { nrows = true, ncols = true, rowptr = true, colidx = true, vals = true }
   -- every method checks its self: m.nnz(tensor) must not read a tensor as a matrix
-  for name, f in pairs(methods) do
-    methods[name] = function(m, ...)
-      if not is_sparse(m) then
-        error(fmt("sparse:%s: self must be a ci.sparse matrix (call it as m:%s(...)), got %s",
-                  name, name, type(m)), 2)
-      end
-      return f(m, ...)
-    end
-  end
+  util.guard_methods(methods, is_sparse, { prefix = "sparse", what = "a ci.sparse matrix", var = "m" })
   ffi.metatype("ci_csr", {
     __index = function(m, k)
       local f = methods[k]

@@ -3,6 +3,7 @@
 -- arithmetic operators with broadcasting, printing) and ci.cat / ci.stack / ci.where.
 -- Indices and dims are 1-based here; the C layer is 0-based.
 local engine = require "cinterp.ffi"
+local util = require "cinterp.util"
 local ffi, C = engine.ffi, engine.C
 
 local M = {}               -- internals shared with the other modules (ci._tensor)
@@ -34,21 +35,13 @@ local function wrap(p)
 end
 M.wrap = wrap
 
--- Raises the engine's last error under the Lua name `where` (the C function's
--- name is replaced by it).
-local function fail(where, level)
-  local msg = ffi.string(C.ci_last_error()):gsub("^ci_[%w_]+: ", "")
-  error(where .. ": " .. msg, (level or 2) + 1)
-end
+local fail = util.fail
 M.fail = fail
 
 local function is_tensor(x) return type(x) == "cdata" and ffi.istype(tensor_ptr, x) end
 M.is_tensor = is_tensor
 
-local function typename(x)
-  if is_tensor(x) then return "tensor" end
-  return type(x)
-end
+local typename = util.type_name
 
 local function check_tensor(x, where, what)
   if not is_tensor(x) then
@@ -700,20 +693,8 @@ local mt = {
   end,
 }
 -- Every method checks its self (t.sum(frame) is an error naming the method, not a
--- crash inside the FFI); methods added later (tape.lua, ...) are wrapped the same way.
-local function guard_self(name, f)
-  if type(f) ~= "function" then return f end
-  return function(t, ...)
-    if not is_tensor(t) then
-      error(fmt("tensor:%s: self must be a tensor (call it as t:%s(...)), got %s", name, name,
-                (type(t) == "table" and getmetatable(t) and rawget(getmetatable(t), "__name")) or
-                typename(t)), 2)
-    end
-    return f(t, ...)
-  end
-end
-for name, f in pairs(methods) do methods[name] = guard_self(name, f) end
-setmetatable(methods, { __newindex = function(tbl, name, f) rawset(tbl, name, guard_self(name, f)) end })
+-- crash inside the FFI); methods added later (tape.lua, ...) are checked the same way.
+util.guard_methods(methods, is_tensor, { prefix = "tensor", what = "a tensor", var = "t", later = true })
 ffi.metatype("ci_tensor", mt)
 
 return function(ci)
