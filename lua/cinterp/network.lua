@@ -485,10 +485,11 @@ return function(ci)
     return k, c, tau
   end
 
+  -- h = x unless x < th (then 0; NaN passes, as in the engine) with DESIGN.md's
+  -- derivative [x > th]: 0 at x = th, where the value th is supplied off the tape.
   local function threshold_op(x, th)
-    -- x if x >= th else 0 (gradient [x > th]); mask built without grad
-    local mask = x:detach():ge(th)
-    return x * mask
+    local xd = x:detach()
+    return ci.where(xd:gt(th), x, ci.where(xd:lt(th), 0, xd))
   end
 
   --- The default activation as tensor ops: x = W x_prev (n x B), x_previous (n x B).
