@@ -461,10 +461,10 @@ return function(ci)
     end
     net:set_param_grads { slopes = flag(opts.train_slopes), raw_biases = flag(opts.train_biases),
                           divisive_strength = flag(opts.divisive_strength), tau = flag(opts.train_tau) }
-    local res = { pcall(fn, net) }
+    local res = util.pack(pcall(fn, net))
     for k, v in pairs(old) do if net[k] then net[k]:requires_grad(v) end end
     if not res[1] then error(res[2], 0) end
-    return unpack(res, 2)
+    return unpack(res, 2, res.n)
   end
 
   ---------------------------------------------------------------------------

@@ -16,23 +16,12 @@ local shape_buf = ffi.new("int64_t[4]")
 local tensor_ptr = ffi.typeof("ci_tensor*")
 
 local floor, huge = math.floor, math.huge
+local is_int = util.is_int
 local fmt = string.format
 local select, type, tonumber = select, type, tonumber
 
--- Memory pressure: the Lua GC does not see the C buffers behind tensors, so we
--- count the bytes handed to Lua and run a collection every GC_BYTES of them.
-local GC_BYTES = 512 * 1024 * 1024
-local pending = 0
-
 -- Wraps a new reference from C so that Lua's GC releases it.
-local function wrap(p)
-  pending = pending + tonumber(p.nel) * 4
-  if pending > GC_BYTES then
-    pending = 0
-    collectgarbage()
-  end
-  return ffi.gc(p, C.ci_tensor_release)
-end
+local function wrap(p) return util.gc_owned(p, tonumber(p.nel) * 4, C.ci_tensor_release) end
 M.wrap = wrap
 
 local fail = util.fail
@@ -79,7 +68,7 @@ local function sizes(where, ...)
   if n > 4 then error(fmt("%s: at most 4 dimensions, got %d sizes", where, n), 3) end
   for i = 1, n do
     local s = list[i]
-    if type(s) ~= "number" or s < 0 or s % 1 ~= 0 then
+    if not is_int(s) or s < 0 then
       error(fmt("%s: size %d = %s must be a non-negative integer", where, i, tostring(s)), 3)
     end
     shape_buf[i - 1] = s
@@ -94,7 +83,7 @@ end
 -- dim argument (1-based, negative counts from the end) -> 0-based C dim.
 local function cdim(t, dim, where, argname)
   local nd = t.ndim
-  if type(dim) ~= "number" or dim % 1 ~= 0 then
+  if not is_int(dim) then
     error(fmt("%s: %s must be an integer, got %s", where, argname or "dim", tostring(dim)), 3)
   end
   if dim < 0 then dim = nd + dim + 1 end
@@ -219,7 +208,7 @@ local function offset(t, where, ...)
   for k = 1, nd do
     local i = select(k, ...)
     local s = tonumber(t.shape[k - 1])
-    if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+    if not is_int(i) or i < 1 or i > s then
       error(fmt("%s: index %d = %s is out of range 1..%d", where, k, tostring(i), s), 3)
     end
     off = off * s + (i - 1)
@@ -388,7 +377,7 @@ end
 function methods.select(t, dim, i)
   local d = cdim(t, dim, "tensor:select")
   local s = tonumber(t.shape[d])
-  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+  if not is_int(i) or i < 1 or i > s then
     error(fmt("tensor:select: index %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
   end
   return call1("tensor:select", C.ci_tensor_select(t, d, i - 1, box))
@@ -397,10 +386,10 @@ end
 function methods.narrow(t, dim, i, len)
   local d = cdim(t, dim, "tensor:narrow")
   local s = tonumber(t.shape[d])
-  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s + 1 then
+  if not is_int(i) or i < 1 or i > s + 1 then
     error(fmt("tensor:narrow: start %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
   end
-  if type(len) ~= "number" or len % 1 ~= 0 or len < 0 or i - 1 + len > s then
+  if not is_int(len) or len < 0 or i - 1 + len > s then
     error(fmt("tensor:narrow: length %s from %d exceeds size %d of dim %d", tostring(len), i, s,
               d + 1), 2)
   end
@@ -425,7 +414,7 @@ function methods.index(t, dim, idx)
   local buf = ffi.new("int64_t[?]", math.max(n, 1))
   for k = 1, n do
     local v = get(k)
-    if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > s then
+    if not is_int(v) or v < 1 or v > s then
       error(fmt("%s: idx[%d] = %s is out of range 1..%d", where, k, tostring(v), s), 2)
     end
     buf[k - 1] = v - 1
@@ -441,7 +430,7 @@ local function reshape(t, ...)
   if n > 4 then error(where .. ": at most 4 dimensions", 2) end
   for i = 1, n do
     local s = list[i]
-    if type(s) ~= "number" or s % 1 ~= 0 or s < -1 then
+    if not is_int(s) or s < -1 then
       error(fmt("%s: size %d = %s must be a non-negative integer or -1", where, i, tostring(s)), 2)
     end
     shape_buf[i - 1] = s
@@ -454,7 +443,7 @@ function methods.flatten(t) return reshape(t, -1) end
 
 function methods.unsqueeze(t, dim)
   local nd = t.ndim
-  if type(dim) ~= "number" or dim % 1 ~= 0 then error("tensor:unsqueeze: dim must be an integer", 2) end
+  if not is_int(dim) then error("tensor:unsqueeze: dim must be an integer", 2) end
   if dim < 0 then dim = nd + dim + 2 end
   if dim < 1 or dim > nd + 1 then
     error(fmt("tensor:unsqueeze: dim = %d is out of range 1..%d", dim, nd + 1), 2)
@@ -704,7 +693,7 @@ return function(ci)
   ci.is_tensor = is_tensor
   ci.cat, ci.stack, ci.where = cat, stack, where_
   function ci.manual_seed(s)
-    if type(s) ~= "number" or s % 1 ~= 0 then
+    if not is_int(s) then
       error("ci.manual_seed: seed must be an integer, got " .. tostring(s), 2)
     end
     C.ci_manual_seed(s < 0 and s + 2 ^ 64 or s)

@@ -22,6 +22,10 @@ function M.is_finite(v)
   return type(v) == "number" and v == v and v ~= huge and v ~= -huge
 end
 
+--- util.pack(...): the values as an array with their count in field n (nils kept);
+--- unpack(t, 1, t.n) gives them back.
+function M.pack(...) return { n = select("#", ...), ... } end
+
 -- ------------------------------------------------------------ ordering
 
 local function rank(v)
@@ -111,6 +115,23 @@ function M.guard_methods(methods, is_self, spec)
 end
 
 -- ------------------------------------------------------------ the engine
+
+-- Memory pressure: Lua's GC does not see the C buffers behind tensors and
+-- matrices, so the bytes handed to Lua are counted and a collection runs
+-- every GC_BYTES of them.
+local GC_BYTES = 512 * 1024 * 1024
+local gc_pending = 0
+
+--- util.gc_owned(p, bytes, release): p (a new reference from the engine) owned by
+--- Lua's GC, which calls release(p); `bytes` counts toward the next collection.
+function M.gc_owned(p, bytes, release)
+  gc_pending = gc_pending + bytes
+  if gc_pending > GC_BYTES then
+    gc_pending = 0
+    collectgarbage()
+  end
+  return ffi.gc(p, release)
+end
 
 --- util.fail(where, level): raises the engine's last error under the Lua name
 --- `where` (the C function's name is replaced by it).
