@@ -321,6 +321,25 @@ describe("activation_maximisation with independent_batches", function()
     check_packing(3)
   end)
 
+  it("runs the forward on the batches still active only", function()
+    local sizes = {}
+    local counted = setup(1)
+    counted.forward = function(self, x, ...)
+      sizes[#sizes + 1] = x:size(1)
+      return getmetatable(self).__index.forward(self, x, ...)
+    end
+    local r = { ci.activation_maximisation(counted, task_targets(tasks), copy(base, { input_tensor = x0 })) }
+    local last = 0
+    for k = 1, 3 do last = math.max(last, #r[3][k] + 1) end
+    assert.are.equal(last + 1, #sizes) -- every evaluated iteration, then the final output
+    for it = 1, last do
+      local active = 0
+      for k = 1, 3 do if #r[3][k] + 1 >= it then active = active + 1 end end
+      assert.are.equal(active, sizes[it], "iteration " .. it)
+    end
+    assert.are.equal(3, sizes[#sizes])
+  end)
+
   it("K = 1, 2 and 3 packings agree", function()
     check_packing(1)
     check_packing(2)

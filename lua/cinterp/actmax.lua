@@ -7,7 +7,8 @@
 -- contiguous range of batches: one part holding every batch (the reference's
 -- behaviour), or with independent_batches one part per batch. Losses, early
 -- stopping, gradient normalisation, the best input (kept for an interrupt) and
--- the Adam ranges are per part.
+-- the Adam ranges are per part; once a part has stopped, the forward runs on
+-- the active parts' batches only.
 --
 -- Two paths compute the same numbers: without custom regularisers the loss and
 -- its gradient w.r.t. the activations are computed by hand (ffi loops and the
@@ -70,8 +71,8 @@ return function(ci)
   end
 
   -- The parts: batches first .. first + count - 1, with their element ranges in the
-  -- input (0-based) and the output, their targets as offsets into the output
-  -- with values and loss weights (the mean over a batch's targets, averaged over
+  -- input (0-based) and the output, their targets as offsets into the part's
+  -- output with values and loss weights (the mean over a batch's targets, averaged over
   -- the part's batches), and their histories.
   local function new_parts(net, targets, independent)
     local n, L, S, B = net.n, net.num_layers, #net.sensory_indices, targets.batch_size
@@ -94,7 +95,7 @@ return function(ci)
         if i > n then
           error(fmt("%s: targets: neuron %d (batch %d, layer %d) is out of range 1..%d", where, i, b, l, n), 4)
         end
-        p.off[#p.off + 1] = ((b - 1) * n + (i - 1)) * L + (l - 1)
+        p.off[#p.off + 1] = ((b - p.first) * n + (i - 1)) * L + (l - 1) -- within the part's output
         p.val[#p.val + 1] = vs[k]
         p.w[#p.w + 1] = 1 / (#ls * count)
       end
@@ -118,7 +119,7 @@ return function(ci)
     return x:detach() -- a copy, off the tape
   end
 
-  -- The run: the problem, the input, Adam's moments and the gradient buffers.
+  -- The run: the problem, the input, Adam's moments and its gradient.
   local function new_run(net, targets, o)
     local n, L, S, B = net.n, net.num_layers, #net.sensory_indices, targets.batch_size
     local custom = o.custom_reg_functions or {}
@@ -127,19 +128,55 @@ return function(ci)
                 parts = new_parts(net, targets, o.independent_batches),
                 u = initial_input(o.input_tensor, o.seed, B, S, L), snapshots = {}, iterations = 0 }
     R.tape = R.f_in ~= nil or R.f_out ~= nil or o.tape_path
+    R.active = #R.parts -- parts still optimised
     R.u:requires_grad(true)
     R.best = R.u:detach()
     local N = B * S * L
     R.m, R.v, R.g = ci.zeros(N), ci.zeros(N), ci.zeros(N)
-    if R.tape then
-      R.Wt, R.Vt = ci.zeros(B, n, L), ci.zeros(B, n, L)
-      for _, p in ipairs(R.parts) do
-        for k = 1, #p.off do R.Wt.data[p.off[k]], R.Vt.data[p.off[k]] = p.w[k], p.val[k] end
-      end
-    else
-      R.G, R.g_in = ci.zeros(B, n, L), ci.zeros(N) -- d loss / d output; the input regulariser's gradient
-    end
     return R
+  end
+
+  -- ------------------------------------------------------------ the pass
+
+  -- The batches the forward runs on: every batch (the input itself) or, once
+  -- parts of an independent run have stopped, only the active ones packed into
+  -- a fresh input (a batch's result does not depend on its neighbours, and a
+  -- stopped batch costs no more forwards). Each part in the pass gets its
+  -- position: p.pos (its first batch there), p.cin and p.cout (element offsets
+  -- in the pass's input and output). Buffers: hand path, G = d loss / d output
+  -- and g_in = d (input regularisation) / d input; tape path, the targets'
+  -- weights Wt and values Vt.
+  local function new_pass(R)
+    local X = { parts = {}, B = 0 }
+    for _, p in ipairs(R.parts) do
+      if p.active then
+        p.pos, p.cin, p.cout = X.B + 1, X.B * R.S * R.L, X.B * R.n * R.L
+        X.B = X.B + p.count
+        X.parts[#X.parts + 1] = p
+      end
+    end
+    X.full = X.B == R.B
+    X.x = X.full and R.u or ci.zeros(X.B, R.S, R.L):requires_grad(true)
+    if not R.tape then
+      X.G, X.g_in = ci.zeros(X.B, R.n, R.L), ci.zeros(X.B * R.S * R.L)
+      return X
+    end
+    X.Wt, X.Vt = ci.zeros(X.B, R.n, R.L), ci.zeros(X.B, R.n, R.L)
+    for _, p in ipairs(X.parts) do
+      for k = 1, #p.off do X.Wt.data[p.cout + p.off[k]], X.Vt.data[p.cout + p.off[k]] = p.w[k], p.val[k] end
+    end
+    return X
+  end
+
+  -- This iteration's pass (rebuilt after a part has stopped), its input up to date.
+  local function current_pass(R)
+    if R.pass == nil or #R.pass.parts ~= R.active then R.pass = new_pass(R) end
+    local X = R.pass
+    X.x.grad = nil
+    if not X.full then
+      for _, p in ipairs(X.parts) do ffi.copy(X.x.data + p.cin, R.u.data + p.in_first, 4 * p.in_count) end
+    end
+    return X
   end
 
   -- ------------------------------------------------------------ one iteration
@@ -165,26 +202,20 @@ return function(ci)
     return reg_out[0], xa, ga
   end
 
-  -- Hand-computed losses of the active parts; G = d loss / d output and g_in =
-  -- d (input regularisation) / d input (inactive parts: zero).
-  local function losses_by_hand(R, out)
-    local o, od, gd = R.o, out.data, R.G.data
-    for _, p in ipairs(R.parts) do
-      if p.active then
-        p.out_reg = l1l2(out, R.G, p.out_first, p.out_count, o.out_reg_lambda)
-        local act = 0
-        for k = 1, #p.off do
-          local at, w = p.off[k], p.w[k]
-          local d = od[at] - p.val[k]
-          act = act + w * d * d
-          gd[at] = gd[at] + 2 * w * d
-        end
-        p.act = act
-        p.in_reg = l1l2(R.u, R.g_in, p.in_first, p.in_count, o.in_reg_lambda)
-      else
-        ffi.fill(gd + p.out_first, 4 * p.out_count)
-        ffi.fill(R.g_in.data + p.in_first, 4 * p.in_count)
+  -- Hand-computed losses of the pass's parts, with X.G and X.g_in.
+  local function losses_by_hand(R, X, out)
+    local o, od, gd = R.o, out.data, X.G.data
+    for _, p in ipairs(X.parts) do
+      p.out_reg = l1l2(out, X.G, p.cout, p.out_count, o.out_reg_lambda)
+      local act = 0
+      for k = 1, #p.off do
+        local at, w = p.cout + p.off[k], p.w[k]
+        local d = od[at] - p.val[k]
+        act = act + w * d * d
+        gd[at] = gd[at] + 2 * w * d
       end
+      p.act = act
+      p.in_reg = l1l2(X.x, X.g_in, p.cin, p.in_count, o.in_reg_lambda)
     end
   end
 
@@ -199,22 +230,19 @@ return function(ci)
     return r
   end
 
-  -- The losses of the active parts as tensor ops; returns their sum (on the tape).
-  local function losses_on_tape(R, out)
+  -- The losses of the pass's parts as tensor ops; returns their sum (on the tape).
+  local function losses_on_tape(R, X, out)
     local o, total = R.o, nil
-    local d = out - R.Vt
-    local sq = R.Wt * d * d
-    for _, p in ipairs(R.parts) do
-      if p.active then
-        local whole = p.count == R.B
-        local function slice(t) return whole and t or t:narrow(1, p.first, p.count) end
-        local act_t = slice(sq):sum()
-        local in_t = regulariser(R.f_in, slice(R.u), "in") * o.in_reg_lambda
-        local out_t = regulariser(R.f_out, slice(out), "out") * o.out_reg_lambda
-        p.act, p.in_reg, p.out_reg = act_t:item(), in_t:item(), out_t:item()
-        local loss = act_t + in_t + out_t
-        total = total and total + loss or loss
-      end
+    local d = out - X.Vt
+    local sq = X.Wt * d * d
+    for _, p in ipairs(X.parts) do
+      local function slice(t) return p.count == X.B and t or t:narrow(1, p.pos, p.count) end
+      local act_t = slice(sq):sum()
+      local in_t = regulariser(R.f_in, slice(X.x), "in") * o.in_reg_lambda
+      local out_t = regulariser(R.f_out, slice(out), "out") * o.out_reg_lambda
+      p.act, p.in_reg, p.out_reg = act_t:item(), in_t:item(), out_t:item()
+      local loss = act_t + in_t + out_t
+      total = total and total + loss or loss
     end
     return total
   end
@@ -240,7 +268,7 @@ return function(ci)
         p.loss = p.act + p.in_reg + p.out_reg
         p.losses[#p.losses + 1] = p.loss
         if converged(R.o, p.losses, it) then
-          p.active, p.loss = false, nil
+          p.active, p.loss, R.active = false, nil, R.active - 1
         else
           any = true
           p.act_h[#p.act_h + 1], p.in_h[#p.in_h + 1], p.out_h[#p.out_h + 1] = p.act, p.in_reg, p.out_reg
@@ -283,27 +311,39 @@ return function(ci)
     return row
   end
 
-  -- R.g = d loss / d input, then (normalize_gradients) each part's gradient at
-  -- each timepoint divided by its L2 norm over the part's batches and sensory neurons.
-  local function input_gradient(R, out, loss_t)
-    if R.tape then loss_t:backward() else out:backward(R.G) end
-    local gt = R.u.grad_t
-    if R.tape then
-      if gt ~= nil then E.check(C.ci_tensor_copy_(R.g, gt), where) else R.g:fill(0) end
-    else
-      E.check(C.ci_tensor_copy_(R.g, R.g_in), where)
-      if gt ~= nil then E.check(C.ci_tensor_add_(R.g, gt, 1), where) end
-    end
-    if not R.o.normalize_gradients then return end
+  -- Each part's gradient at each timepoint divided by its L2 norm over the part.
+  local function normalise_gradient(R, X)
     local gd, L = R.g.data, R.L
-    for _, p in ipairs(R.parts) do
+    for _, p in ipairs(X.parts) do
+      local last = p.in_first + p.in_count - 1
       for l = p.in_first, p.in_first + L - 1 do
-        local last, ss = p.in_first + p.in_count - 1, 0
+        local ss = 0
         for k = l, last, L do ss = ss + gd[k] * gd[k] end
         local nrm = sqrt(ss)
         if nrm > 0 then for k = l, last, L do gd[k] = gd[k] / nrm end end
       end
     end
+  end
+
+  -- R.g = d loss / d input on the pass's parts (from the pass's input), normalised
+  -- with normalize_gradients.
+  local function input_gradient(R, X, out, loss_t)
+    if R.tape then loss_t:backward() else out:backward(X.G) end
+    local gt = X.x.grad_t
+    for _, p in ipairs(X.parts) do
+      local g, ga = flat_view(R.g, p.in_first, p.in_count)
+      if R.tape then
+        if gt == nil then E.check(C.ci_tensor_fill_(g, 0), where) end
+      else
+        local gi, gia = flat_view(X.g_in, p.cin, p.in_count)
+        E.check(C.ci_tensor_copy_(g, gi), where)
+      end
+      if gt ~= nil then
+        local gx, gxa = flat_view(gt, p.cin, p.in_count)
+        E.check(R.tape and C.ci_tensor_copy_(g, gx) or C.ci_tensor_add_(g, gx, 1), where)
+      end
+    end
+    if R.o.normalize_gradients then normalise_gradient(R, X) end
   end
 
   -- One Adam step on the input ranges of the active parts.
@@ -319,11 +359,11 @@ return function(ci)
   -- Iteration it (0-based): forward, snapshot, losses, record, log, gradient,
   -- step, report. Returns false when every part has stopped.
   local function iterate(R, it)
-    R.u.grad = nil
-    local out = R.net:forward(R.u)
+    local X = current_pass(R)
+    local out = R.net:forward(X.x)
     R.net.activations = nil
     if it % 5 == 0 then snapshot(R) end
-    local loss_t = R.tape and losses_on_tape(R, out) or losses_by_hand(R, out)
+    local loss_t = R.tape and losses_on_tape(R, X, out) or losses_by_hand(R, X, out)
     if not record(R, it) then
       release(loss_t); release(out)
       return false
@@ -331,7 +371,7 @@ return function(ci)
     R.iterations = it + 1
     local row = iteration_row(R, it)
     R.write_log(row)
-    input_gradient(R, out, loss_t)
+    input_gradient(R, X, out, loss_t)
     release(loss_t); release(out)
     adam_step(R, it + 1)
     if R.print_output and it % 10 == 0 then
