@@ -53,7 +53,8 @@ return function(ci)
     end
     for k, f in pairs(custom) do
       if k ~= "in" and k ~= "out" then
-        error(where .. ": custom_reg_functions has an unknown key '" .. tostring(k) .. "' (use \"in\" and \"out\")", 3)
+        error(where .. ": custom_reg_functions has an unknown key '" .. tostring(k) ..
+              "' (use \"in\" and \"out\")", 3)
       end
       if type(f) ~= "function" then
         error(where .. ": custom_reg_functions." .. k .. " must be a function of a tensor", 3)
@@ -65,7 +66,9 @@ return function(ci)
 
   local function as_targets(targets, batch_size)
     if ci.is_target_activation(targets) then return targets end
-    if type(targets) == "table" then return ci.TargetActivation { targets = targets, batch_size = batch_size } end
+    if type(targets) == "table" then
+      return ci.TargetActivation { targets = targets, batch_size = batch_size }
+    end
     error(where .. ": targets must be a ci.TargetActivation (or its targets table / frame), got " ..
           util.type_name(targets), 3)
   end
@@ -93,7 +96,8 @@ return function(ci)
           error(fmt("%s: targets: layer %d (batch %d) is out of range 1..%d (num_layers)", where, l, b, L), 4)
         end
         if i > n then
-          error(fmt("%s: targets: neuron %d (batch %d, layer %d) is out of range 1..%d", where, i, b, l, n), 4)
+          error(fmt("%s: targets: neuron %d (batch %d, layer %d) is out of range 1..%d", where, i, b, l,
+                    n), 4)
         end
         p.off[#p.off + 1] = ((b - p.first) * n + (i - 1)) * L + (l - 1) -- within the part's output
         p.val[#p.val + 1] = vs[k]
@@ -110,7 +114,9 @@ return function(ci)
       return ci.rand(B, S, L)
     end
     if type(x) == "table" and getmetatable(x) == nil then x = ci.tensor(x) end
-    if not ci.is_tensor(x) then error(where .. ": input_tensor must be a ci.tensor, got " .. util.type_name(x), 4) end
+    if not ci.is_tensor(x) then
+      error(where .. ": input_tensor must be a ci.tensor, got " .. util.type_name(x), 4)
+    end
     if x:dim() == 2 and B == 1 and x:size(1) == S and x:size(2) == L then x = x:reshape(1, S, L) end
     if x:dim() ~= 3 or x:size(1) ~= B or x:size(2) ~= S or x:size(3) ~= L then
       error(fmt("%s: input_tensor must have shape (batch_size, sensory neurons, num_layers) = " ..
@@ -196,10 +202,9 @@ return function(ci)
   -- gradient overwrites the same elements of grad (the engine, deterministic).
   local reg_out = ffi.new("double[1]")
   local function l1l2(x, grad, first, count, lam)
-    local xv, xa = flat_view(x, first, count)
-    local gv, ga = flat_view(grad, first, count)
-    E.check(C.ci_l1l2_regulariser(xv, lam, gv, reg_out), where)
-    return reg_out[0], xa, ga
+    E.check(C.ci_l1l2_regulariser(flat_view(x, first, count), lam, flat_view(grad, first, count),
+                                  reg_out), where)
+    return reg_out[0]
   end
 
   -- Hand-computed losses of the pass's parts, with X.G and X.g_in.
@@ -331,16 +336,15 @@ return function(ci)
     if R.tape then loss_t:backward() else out:backward(X.G) end
     local gt = X.x.grad_t
     for _, p in ipairs(X.parts) do
-      local g, ga = flat_view(R.g, p.in_first, p.in_count)
-      if R.tape then
-        if gt == nil then E.check(C.ci_tensor_fill_(g, 0), where) end
-      else
-        local gi, gia = flat_view(X.g_in, p.cin, p.in_count)
-        E.check(C.ci_tensor_copy_(g, gi), where)
-      end
-      if gt ~= nil then
-        local gx, gxa = flat_view(gt, p.cin, p.in_count)
-        E.check(R.tape and C.ci_tensor_copy_(g, gx) or C.ci_tensor_add_(g, gx, 1), where)
+      local g = flat_view(R.g, p.in_first, p.in_count)
+      local from_x = gt ~= nil and flat_view(gt, p.cin, p.in_count) or nil
+      if R.tape and from_x then
+        E.check(C.ci_tensor_copy_(g, from_x), where)
+      elseif R.tape then
+        E.check(C.ci_tensor_fill_(g, 0), where)
+      else -- the input regulariser's gradient plus the network's
+        E.check(C.ci_tensor_copy_(g, flat_view(X.g_in, p.cin, p.in_count)), where)
+        if from_x then E.check(C.ci_tensor_add_(g, from_x, 1), where) end
       end
     end
     if R.o.normalize_gradients then normalise_gradient(R, X) end
@@ -400,13 +404,16 @@ return function(ci)
       local k = #p.act_h
       if k > 0 then a, i, o, any = a + p.act_h[k], i + p.in_h[k], o + p.out_h[k], true end
     end
-    if any then io.write(fmt("Final - Activation loss: %.9g, Input reg: %.9g, Output reg: %.9g\n", a, i, o)) end
+    if any then
+      io.write(fmt("Final - Activation loss: %.9g, Input reg: %.9g, Output reg: %.9g\n", a, i, o))
+    end
   end
 
   local function warn_interrupted(R)
     local best = {}
     for _, p in ipairs(R.parts) do
-      best[#best + 1] = p.best_iteration and fmt("%d (loss %.6g)", p.best_iteration, p.best_loss) or "the start"
+      best[#best + 1] = p.best_iteration and fmt("%d (loss %.6g)", p.best_iteration, p.best_loss) or
+                        "the start"
     end
     util.warn(where, fmt("interrupted after %d iterations: returning the best input so far " ..
                          "(iteration %s) and the losses until then", R.iterations, table.concat(best, ", ")))
@@ -464,7 +471,8 @@ return function(ci)
     check_options(o)
 
     if not ci.is_network(net) then
-      error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. util.type_name(net), 2)
+      error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
+            util.type_name(net), 2)
     end
     ci._recipe_device(where, net, o.device) -- "cuda" must match the network's device
     local R = new_run(net, as_targets(targets, o.batch_size), o)

@@ -205,7 +205,9 @@ return function(ci)
     local o = read_options(where, opts or {})
     local W = as_weights(where, all_weights)
     local n = W.nrows
-    if W.nrows ~= W.ncols then error(fmt("%s: all_weights must be square, got %d x %d", where, n, W.ncols), 3) end
+    if W.nrows ~= W.ncols then
+      error(fmt("%s: all_weights must be square, got %d x %d", where, n, W.ncols), 3)
+    end
     local sensory, sens = read_sensory(where, sensory_indices, n)
     local spec = ffi.new("ci_net_spec", { kind = kind, num_layers = o.num_layers, threshold = o.threshold,
                                           n_sensory = #sensory, sensory = sens, slope = o.tanh_steepness,
@@ -297,7 +299,9 @@ return function(ci)
 
   -- Appends {layer, batch (0 = every batch), neuron, value} for one layer's table.
   local function add_manip(self, list, batch, layer, spec, where)
-    if not is_int(layer) then error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5) end
+    if not is_int(layer) then
+      error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5)
+    end
     if layer < 1 then
       error(fmt("%s: manipulate: layer %d is out of range (layers are 1-based)", where, layer), 5)
     end
@@ -430,7 +434,9 @@ return function(ci)
   --- net:set_param_grads{slopes=, raw_biases=, divisive_strength=, tau=}
   function Network:set_param_grads(o)
     o = o or {}
-    if type(o) ~= "table" then error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2) end
+    if type(o) ~= "table" then
+      error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2)
+    end
     for k in pairs(o) do
       if k ~= "slopes" and k ~= "raw_biases" and k ~= "divisive_strength" and k ~= "tau" then
         error(string.format("%s.set_param_grads: unknown option '%s' (slopes, raw_biases, " ..
@@ -450,7 +456,8 @@ return function(ci)
     if type(opts) == "function" then fn, opts = opts, {} end
     opts = opts or {}
     if getmetatable(net) ~= NetworkMT then
-      error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. type(net), 2)
+      error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
+            util.type_name(net), 2)
     end
     if type(opts) ~= "table" then error("ci.training_mode: opts must be a table, got " .. type(opts), 2) end
     if type(fn) ~= "function" then error("ci.training_mode: fn must be a function, got " .. type(fn), 2) end

@@ -73,7 +73,8 @@ return function(ci)
         check_index("neuron", neuron)
         local v = neurons[neuron]
         if type(v) ~= "number" then
-          error(fmt("%s: targets[%d][%s] must be a number, got %s", where, layer, tostring(neuron), type(v)), 3)
+          error(fmt("%s: targets[%d][%s] must be a number, got %s", where, layer, tostring(neuron),
+                    type(v)), 3)
         end
         for b = 1, batch_size do
           local k = #cb + 1

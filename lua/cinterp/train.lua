@@ -212,16 +212,19 @@ return function(ci)
   -- The options with their defaults, checked (flag and number_opt raise at the user's level).
   local function read_options(opts)
     local o = {
-      num_epochs = number_opt(opts, "num_epochs", 100, function(v) return is_int(v) and v >= 0 end, "an integer >= 0"),
+      num_epochs = number_opt(opts, "num_epochs", 100, function(v) return is_int(v) and v >= 0 end,
+                              "an integer >= 0"),
       learning_rate = number_opt(opts, "learning_rate", 0.01, function(v) return v >= 0 end, "a number >= 0"),
       param_reg_lambda = number_opt(opts, "param_reg_lambda", 0.01, finite, "a finite number"),
-      train_fraction = number_opt(opts, "train_fraction", 0.8, function(v) return v > 0 and v <= 1 end, "in (0, 1]"),
+      train_fraction = number_opt(opts, "train_fraction", 0.8, function(v) return v > 0 and v <= 1 end,
+                                  "in (0, 1]"),
       seed = number_opt(opts, "seed", 42, is_int, "an integer"),
       checkpoint_steps = number_opt(opts, "checkpoint_steps", 50, function(v) return is_int(v) and v >= 0 end,
                                     "an integer >= 0"),
       train_slopes = flag(opts, "train_slopes"), train_biases = flag(opts, "train_biases"),
       train_divisive_strength = flag(opts, "train_divisive_strength"), train_tau = flag(opts, "train_tau"),
-      nudge_zero_biases = opts.nudge_zero_biases ~= false, param_reg_gradient = opts.param_reg_gradient and true or false,
+      nudge_zero_biases = opts.nudge_zero_biases ~= false,
+      param_reg_gradient = opts.param_reg_gradient and true or false,
       quiet = opts.quiet and true or false, loss_fn = resolve_loss(opts.activation_loss_fn),
       train_indices = opts.train_indices, log = opts.log, device = opts.device,
     }
@@ -249,7 +252,8 @@ return function(ci)
     local train_idx, val_idx = split(B, o, o.train_fraction, o.seed)
     ci.manual_seed(o.seed)
     local d = { has_layer = has_layer, train_idx = train_idx, val_idx = val_idx,
-                tsub = subset(rows, train_idx, has_layer, n, L), vsub = subset(rows, val_idx, has_layer, n, L),
+                tsub = subset(rows, train_idx, has_layer, n, L),
+                vsub = subset(rows, val_idx, has_layer, n, L),
                 train_inputs = inputs:index(1, train_idx), val_inputs = inputs:index(1, val_idx) }
     d.train_targets, d.val_targets = subset_frame(targets, d.tsub), subset_frame(targets, d.vsub)
     d.tvals = ci.tensor(d.tsub.vals)
@@ -420,7 +424,9 @@ return function(ci)
     if not ci.is_network(net) then
       error(WHERE .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork", 2)
     end
-    if not net.groups then error(WHERE .. ": net has no trainable parameters (build it with idx_to_group)", 2) end
+    if not net.groups then
+      error(WHERE .. ": net has no trainable parameters (build it with idx_to_group)", 2)
+    end
     ci._recipe_device(WHERE, net, o.device) -- "cuda" must match the network's device
     o.train_divisive_strength = o.train_divisive_strength and net.divisive_normalization ~= nil
     if not (o.train_slopes or o.train_biases or o.train_divisive_strength or o.train_tau) then
@@ -429,7 +435,8 @@ return function(ci)
     end
     inputs = check_inputs(inputs, #net.sensory_indices, net.num_layers)
     local d = split_data(inputs, targets, o, net.n, net.num_layers)
-    local S = { net = net, o = o, data = d, params = model_parameters(net, o), log_grads = type(o.log) == "function",
+    local S = { net = net, o = o, data = d, params = model_parameters(net, o),
+                log_grads = type(o.log) == "function",
                 history = { loss = {}, mse_loss = {}, param_reg_loss = {}, val_loss = {} } }
     local close_log
     S.write_log, close_log = util.open_log(WHERE, o.log, LOG_FIELDS)
@@ -452,6 +459,7 @@ return function(ci)
       end
     end
     if net.activations then net.activations = net.activations:detach() end
-    return net, S.history, d.train_inputs, d.val_inputs, d.train_targets, d.val_targets, d.train_idx, d.val_idx
+    return net, S.history, d.train_inputs, d.val_inputs, d.train_targets, d.val_targets, d.train_idx,
+           d.val_idx
   end
 end

@@ -149,17 +149,22 @@ function M.release(t)
   end
 end
 
---- util.flat_view(t, first, count) -> view, anchor: a 1-d ci_tensor* over elements
---- first .. first + count - 1 (0-based) of t's data, for engine functions that read
---- and write data in place (ci_l1l2_regulariser, ci_tensor_copy_). Keep `anchor`
---- (and t) alive while the view is used; never hand the view to anything that
---- keeps a reference.
+-- Each view's fields, kept alive for as long as the view itself (weak keys).
+local view_fields = setmetatable({}, { __mode = "k" })
+
+--- util.flat_view(t, first, count): a 1-d ci_tensor* over elements first ..
+--- first + count - 1 (0-based) of t's data, for engine functions that read and
+--- write data in place (ci_l1l2_regulariser, ci_tensor_copy_, ...). It borrows
+--- t's data: keep t alive while it is used, and never hand the view to anything
+--- that keeps a reference.
 function M.flat_view(t, first, count)
   local f = ffi.new("ci_tensor_fields")
   f.data = t.data + first
   f.nel, f.ndim, f.refcount, f.on_device = count, 1, 1, t.on_device
   f.shape[0] = count
-  return ffi.cast("ci_tensor*", ffi.cast("ci_tensor_fields*", f)), f
+  local view = ffi.cast("ci_tensor*", ffi.cast("ci_tensor_fields*", f))
+  view_fields[view] = f
+  return view
 end
 
 -- ------------------------------------------------------------ reporting
