@@ -15,16 +15,16 @@ return function(ci)
     end
   end
 
-  -- The options both functions share: opts (defaulted), and the method, checked.
+  -- The network and the options both functions share (device, method), checked;
+  -- returns the method.
   local function common_options(where, net, opts)
-    opts = opts or {}
     check_net(where, net)
     ci._recipe_device(where, net, opts.device, 3) -- "cuda" must match the network's device
     local method = opts.method or "vanilla"
     if method ~= "vanilla" and method ~= "input_x_gradient" then
       error(fmt("%s: method must be \"vanilla\" or \"input_x_gradient\", got %s", where, tostring(method)), 3)
     end
-    return opts, method
+    return method
   end
 
   local function check_layer(where, what, l, L)
@@ -104,17 +104,20 @@ return function(ci)
   --- checkpoint_steps = 0, device}) -> the saliency map, shaped like x.
   function ci.saliency(net, x, neurons_of_interest, opts)
     local where = "ci.saliency"
-    local method
-    opts, method = common_options(where, net, opts) -- options
+    -- options: read, defaulted and checked here, in one place
+    opts = opts or {}
+    local method = common_options(where, net, opts)
+    local checkpoint_steps, normalize = opts.checkpoint_steps or 0, opts.normalize or false
+
     -- the gradient of the chosen activations' sum
     local u, two = net:_input3(x, where, "x")
     u = u:detach()
     local B = u:size(1)
     local entries = layer_entries(where, "neurons_of_interest", net, neurons_of_interest, false)
     local g = output_gradient(B, net.n, net.num_layers, entries, 1)
-    local sal = net:vjp(u, g, { checkpoint_steps = opts.checkpoint_steps })
+    local sal = net:vjp(u, g, { checkpoint_steps = checkpoint_steps })
     if method == "input_x_gradient" then sal = u * sal end
-    if opts.normalize then normalise_per_batch(sal, B) end
+    if normalize then normalise_per_batch(sal, B) end
     if two then sal = sal:reshape(sal:size(2), sal:size(3)) end
     return sal
   end
@@ -212,23 +215,27 @@ return function(ci)
   --- batch_names=, checkpoint_steps = 50, normalize_per_layer = false, device}) -> frame
   function ci.get_gradients(net, x, monitor_neurons, target_neurons, opts)
     local where = "ci.get_gradients"
-    local method
-    opts, method = common_options(where, net, opts) -- options
-    local ck = opts.checkpoint_steps or 50
+    -- options: read, defaulted and checked here, in one place
+    opts = opts or {}
+    local method = common_options(where, net, opts)
+    local checkpoint_steps = opts.checkpoint_steps or 50
+    local normalize_per_layer = opts.normalize_per_layer or false
+    local monitor_layers, names = opts.monitor_layers, opts.batch_names
+
     -- the loss: the mean over every target entry (neurons x batches)
     local u = net:_input3(x, where, "x"):detach()
     local B, n, L = u:size(1), net.n, net.num_layers
     local labels, members = monitored_rows(where, net, monitor_neurons)
     local entries = layer_entries(where, "target_neurons", net, target_neurons, true)
-    local layers = monitored_layers(where, opts.monitor_layers, L)
-    local names = batch_names(where, opts.batch_names, B)
+    local layers = monitored_layers(where, monitor_layers, L)
+    names = batch_names(where, names, B)
     -- its gradient at every layer's activations
     local g = output_gradient(B, n, L, entries, 1 / (#entries * B))
-    local _, vals = net:vjp(u, g, { grad_x = true, checkpoint_steps = ck })
+    local _, vals = net:vjp(u, g, { grad_x = true, checkpoint_steps = checkpoint_steps })
     if method == "input_x_gradient" then
       vals = ci.no_grad(function() return net:forward(u) end) * vals
     end
-    if opts.normalize_per_layer then normalise_per_layer(vals, L) end
+    if normalize_per_layer then normalise_per_layer(vals, L) end
     return gradient_frame(vals, n, L, labels, members, names, layers)
   end
 end
