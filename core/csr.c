@@ -330,7 +330,7 @@ int ci_csr_transposed(ci_csr *m, ci_csr **out) {
   *out = NULL;
   if (!m) return ci_set_error(CI_EINVAL, "ci_csr_transposed: matrix is NULL");
   int rc = CI_OK;
-#pragma omp critical(ci_csr_tcache)
+#pragma omp critical /* unnamed: a named one would be an exported symbol */
   {
     if (!m->tcache) rc = transpose(m, &m->tcache, "ci_csr_transposed");
     if (rc == CI_OK) {
