@@ -8,8 +8,9 @@
 #   make valgrind   the C tests and a Lua workload under valgrind memcheck (tests/valgrind.sh)
 #   make CUDA=1     also compile kernels/ with nvcc and link cuSPARSE, into build-cuda/
 #   make NATIVE=1   tuned for this machine's CPU (-march=native), into build-native/
-#   make gpu-check  on a machine with a GPU: the CUDA build, its golden cases, the
-#                   CPU-vs-GPU agreement tests and a timing table (scripts/gpu_check.lua)
+#   make gpu-check  on a machine with a GPU: its golden cases, the CPU-vs-GPU agreement
+#                   tests and a timing table (scripts/gpu_check.sh; make gpu-bundle
+#                   prepares build-gpu/ to carry to a GPU machine without the packages)
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
 #
 # Configurations never mix: each has its own folder (build, build-cuda,
@@ -59,7 +60,7 @@ $(BUILD)/config.stamp: FORCE
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
             lua-busted libreadline-dev pkg-config
 
-.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check clean
+.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -144,5 +145,17 @@ valgrind: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
 	@bash tests/valgrind.sh
 
+# On a machine with a GPU: scripts/gpu_check.sh runs scripts/gpu_check.lua (the CUDA
+# golden cases, the CPU-vs-GPU agreement tests and a timing table of the 140k/15M
+# network, < 5 min) with the CUDA build in build-gpu/, built there when missing.
+# A GPU machine without the Debian packages or a network gets build-gpu/ from
+# `make gpu-bundle` here (the build plus the libraries, busted and the golden cases
+# it needs, ~45 MB to carry). Without a GPU gpu-check says so and fails at once.
+gpu-bundle: deps
+	@$(MAKE) --no-print-directory CUDA=1 BUILD=build-gpu all
+	@bash scripts/gpu_bundle.sh build-gpu
+gpu-check:
+	@bash scripts/gpu_check.sh build-gpu $(GPU_CHECK_ARGS)
+
 clean:
-	rm -rf build build-cuda build-native build-cuda-native build-asan build-valgrind fuzz/build
+	rm -rf build build-cuda build-native build-cuda-native build-gpu build-asan build-valgrind fuzz/build

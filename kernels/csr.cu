@@ -115,9 +115,13 @@ static int plan_new(cusparseHandle_t h, const ci_cuda_csr *A, ci_cuda_spmm_plan 
                                 &beta, dy, CUDA_R_32F, SPMM_ALG, &need));
   int rc = ci_cuda_malloc(&p->work, need, where);
   if (rc) return rc;
-  CI_SP(where, "cusparseSpMM_preprocess",
-        cusparseSpMM_preprocess(h, SPMM_OP, SPMM_OP, &alpha, (cusparseSpMatDescr_t)A->desc, dx,
-                                &beta, dy, CUDA_R_32F, SPMM_ALG, p->work));
+  /* an algorithm without a preprocessing step may say so: then there is none */
+  const cusparseStatus_t st =
+      cusparseSpMM_preprocess(h, SPMM_OP, SPMM_OP, &alpha, (cusparseSpMatDescr_t)A->desc, dx,
+                              &beta, dy, CUDA_R_32F, SPMM_ALG, p->work);
+  if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
+    return ci_set_error(CI_EDEVICE, "%s: cusparseSpMM_preprocess failed: %s", where,
+                        cusparseGetErrorString(st));
   return CI_OK;
 }
 

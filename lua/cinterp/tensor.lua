@@ -301,8 +301,19 @@ end
 local OP = { add = 0, sub = 1, mul = 2, div = 3, pow = 4, rsub = 5, rdiv = 6, rpow = 7,
              gt = 8, ge = 9, lt = 10, le = 11, eq = 12, ne = 13, maximum = 14, minimum = 15 }
 
+-- Host access to a tensor that lives on the GPU (its data is a device
+-- pointer) is an error naming the operation and the way out.
+local function on_host(t, where)
+  if t.on_device ~= 0 then
+    error(where .. ": the tensor lives on the GPU; copy it to the CPU first with t:to(\"cpu\")", 3)
+  end
+end
+M.on_host = on_host
+
 local function binop(op, rop, where)
   return function(a, b)
+    if is_tensor(a) then on_host(a, where) end
+    if is_tensor(b) then on_host(b, where) end
     if type(b) == "number" and is_tensor(a) then
       return call1(where, C.ci_tensor_scalar_op(op, a, b, box))
     elseif type(a) == "number" and is_tensor(b) then
@@ -699,16 +710,23 @@ local mt = {
     error("tensor: cannot assign the field '" .. tostring(k) .. "'", 2)
   end,
 }
+-- The methods that never read a tensor's data, so work on a GPU tensor too.
+local SHAPE_ONLY = { dim = true, numel = true, size = true, to = true }
+
 -- Every method checks its self (t.sum(frame) is an error naming the method, not a
--- crash inside the FFI); methods added later (tape.lua, ...) are wrapped the same way.
+-- crash inside the FFI), and refuses a tensor on the GPU unless it only reads the
+-- shape; methods added later (tape.lua, ...) are wrapped the same way.
 local function guard_self(name, f)
   if type(f) ~= "function" then return f end
+  local where = "tensor:" .. name
+  local device_ok = SHAPE_ONLY[name]
   return function(t, ...)
     if not is_tensor(t) then
-      error(fmt("tensor:%s: self must be a tensor (call it as t:%s(...)), got %s", name, name,
+      error(fmt("%s: self must be a tensor (call it as t:%s(...)), got %s", where, name,
                 (type(t) == "table" and getmetatable(t) and rawget(getmetatable(t), "__name")) or
                 typename(t)), 2)
     end
+    if not device_ok then on_host(t, where) end
     return f(t, ...)
   end
 end
@@ -717,7 +735,18 @@ setmetatable(methods, { __newindex = function(tbl, name, f) rawset(tbl, name, gu
 ffi.metatype("ci_tensor", mt)
 
 return function(ci)
+  require("cinterp.device")(ci) -- ci._check_device, for t:to
   ci._tensor = M
+
+  --- t:to(device) -> the tensor on "cpu" or "cuda": t itself when it is there
+  --- already, else a copy (off the tape, as torch's .to of a leaf).
+  function methods.to(t, device)
+    local d = ci._check_device("tensor:to", device, 2)
+    local code = d == "cuda" and C.CI_DEVICE_CUDA or C.CI_DEVICE_CPU
+    if (t.on_device ~= 0) == (d == "cuda") then return t end
+    return call1("tensor:to", C.ci_tensor_to(t, code, box))
+  end
+
   ci.tensor = from_table
   ci.zeros, ci.ones, ci.full, ci.rand, ci.randn, ci.arange = zeros, ones, full, rand, randn, arange
   ci.is_tensor = is_tensor
