@@ -128,10 +128,13 @@ static void act_row(void *vctx, int32_t i, float *prow) {
   const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
   const int64_t uoff = cn_input_offset(cx->st, i, cx->t), ustride = cn_input_stride(cx->st);
   const float *u = uoff >= 0 ? cx->st->u + uoff : NULL;
+  const ci_step_mode mode = cx->mode;
+  const float *xp = cx->xp;
+  float *x = cx->x;
   for (int64_t b = 0; b < B; b++) {
-    const float d = cx->mode.div ? cn_row_divisive(net->wd, ps->co.sig, i, cx->xp, B, b) : 0.0f;
+    const float d = mode.div ? cn_row_divisive(net->wd, ps->co.sig, i, xp, B, b) : 0.0f;
     const float ub = u ? u[b * ustride] : 0.0f;
-    cx->x[row + b] = ci_step_forward(prow[b], d, k, c, tau, cx->xp[row + b], ub, cx->mode);
+    x[row + b] = ci_step_forward(prow[b], d, k, c, tau, xp[row + b], ub, mode);
   }
 }
 
