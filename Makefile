@@ -6,19 +6,31 @@
 #   make asan       build into build-asan/ with AddressSanitizer + UBSan and run the tests there
 #   make fuzz       build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS (60) seconds
 #   make valgrind   the C tests and a Lua workload under valgrind memcheck (tests/valgrind.sh)
-#   make CUDA=1     also compile kernels/ with nvcc and link cuSPARSE/cuBLAS
+#   make CUDA=1     also compile kernels/ with nvcc and link cuSPARSE, into build-cuda/
+#   make NATIVE=1   tuned for this machine's CPU (-march=native), into build-native/
+#   make gpu-check  on a machine with a GPU: its golden cases, the CPU-vs-GPU agreement
+#                   tests and a timing table (scripts/gpu_check.sh; make gpu-bundle
+#                   prepares build-gpu/ to carry to a GPU machine without the packages)
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
+#
+# Configurations never mix: each has its own folder (build, build-cuda,
+# build-native, build-cuda-native, or BUILD=...), and every object also
+# depends on $(BUILD)/config.stamp, the compilers' flags, which changes when
+# they do. Header dependencies come from the compilers (-MMD -MP).
 
-BUILD    ?= build
+CUDA     ?= 0
+NATIVE   ?= 0
+CONFIG_SUFFIX := $(if $(filter 1,$(CUDA)),-cuda)$(if $(filter 1,$(NATIVE)),-native)
+BUILD    ?= build$(CONFIG_SUFFIX)
 CC       ?= gcc
-OPT      ?= -O3 -march=native
+# portable default (any x86-64 with AVX2/FMA, 2015 on); NATIVE=1 tunes for this CPU
+OPT      ?= -O3 $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3)
 SAN      ?=
-CFLAGS   += -std=gnu11 $(OPT) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
-            -Icore -I/usr/include/x86_64-linux-gnu/openblas-pthread $(SAN)
+CFLAGS   += -std=gnu11 $(OPT) -g -fPIC -fopenmp -fvisibility=hidden -Wall -Wextra \
+            -Wno-unused-parameter -Icore -I/usr/include/x86_64-linux-gnu/openblas-pthread $(SAN)
 LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
 LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1)
 LIBS     := -lopenblas -lcsv -lz -lm
-CUDA     ?= 0
 NVCC     ?= /usr/local/cuda/bin/nvcc
 
 CORE_SRC := $(wildcard core/*.c)
@@ -29,14 +41,26 @@ ifeq ($(CUDA),1)
 CU_SRC   := $(wildcard kernels/*.cu)
 CU_OBJ   := $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o)
 CFLAGS   += -DCI_CUDA=1
-LIBS     += -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcusparse -lcublas -lcudart -lstdc++
-NVFLAGS  := -O3 -std=c++17 -Xcompiler -fPIC -Icore -DCI_CUDA=1 -arch=sm_75 -Werror all-warnings
+LIBS     += -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcusparse -lcudart -lstdc++
+# A100 (sm_80) and H100/H200 (sm_90) binaries, plus PTX that later GPUs compile
+NVARCH   := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+            -gencode arch=compute_90,code=compute_90
+NVFLAGS  := -O3 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden -Icore -DCI_CUDA=1 $(NVARCH) \
+            -Werror all-warnings
 endif
+
+# The flags of this configuration; rewritten (so every object is rebuilt) only
+# when they differ from the ones the folder was built with.
+CONFIG   := $(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(LIBS)
+.PHONY: FORCE
+$(BUILD)/config.stamp: FORCE
+	@mkdir -p $(BUILD)/obj
+	@printf '%s\n' '$(CONFIG)' | cmp -s - $@ || printf '%s\n' '$(CONFIG)' > $@
 
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
             lua-busted libreadline-dev pkg-config chromium
 
-.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind clean
+.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -48,11 +72,13 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(BUILD)/obj/%.o: core/%.c $(HDRS) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: core/%.c $(BUILD)/config.stamp | $(BUILD)/obj
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(HDRS) $(wildcard kernels/*.cuh) | $(BUILD)/obj
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(BUILD)/config.stamp | $(BUILD)/obj
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+
+-include $(CORE_OBJ:.o=.d) $(CU_OBJ:.o=.d)
 
 $(BUILD)/libcinterp.so: $(CORE_OBJ) $(CU_OBJ)
 	$(CC) -shared -fopenmp $(SAN) -Wl,-z,nodelete -o $@ $^ $(LIBS)
@@ -77,7 +103,8 @@ $(BUILD)/obj:
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.c))
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libcinterp.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+-include $(C_TESTS:=.d)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(C_TESTS)
@@ -118,8 +145,20 @@ valgrind: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
 	@bash tests/valgrind.sh
 
+# On a machine with a GPU: scripts/gpu_check.sh runs scripts/gpu_check.lua (the CUDA
+# golden cases, the CPU-vs-GPU agreement tests and a timing table of the 140k/15M
+# network, < 5 min) with the CUDA build in build-gpu/, built there when missing.
+# A GPU machine without the Debian packages or a network gets build-gpu/ from
+# `make gpu-bundle` here (the build plus the libraries, busted and the golden cases
+# it needs, ~45 MB to carry). Without a GPU gpu-check says so and fails at once.
+gpu-bundle: deps
+	@$(MAKE) --no-print-directory CUDA=1 BUILD=build-gpu all
+	@bash scripts/gpu_bundle.sh build-gpu
+gpu-check:
+	@bash scripts/gpu_check.sh build-gpu $(GPU_CHECK_ARGS)
+
 clean:
-	rm -rf build build-asan build-valgrind fuzz/build
+	rm -rf build build-cuda build-native build-cuda-native build-gpu build-asan build-valgrind fuzz/build
 
 # The API reference docs/API.md, generated from the declarations of the public
 # functions (lua/cinterp/options.lua, help.lua); tests/help_spec.lua fails when it

@@ -36,6 +36,10 @@
 extern "C" {
 #endif
 
+/* The library is compiled with -fvisibility=hidden: only the functions
+ * declared between the markers below are exported. */
+#pragma GCC visibility push(default)
+
 /* CI_FFI_BEGIN */
 
 /* ===== errors (core/error.c) ===== */
@@ -523,6 +527,8 @@ int ci_adam_step(ci_tensor *param, const ci_tensor *grad, ci_tensor *m, ci_tenso
                  double beta2, double eps);
 
 /* CI_FFI_END */
+
+#pragma GCC visibility pop
 
 /* The tensor struct for C (same layout as ci_tensor_fields above). */
 struct ci_tensor {

@@ -361,57 +361,26 @@ static unsigned char sep_for(const char *path, char sep) {
 
 static int space_none(unsigned char c) { (void)c; return 0; }
 
-/* Streams the file through libcsv, one line at a time (so that callbacks know the line). */
-static int stream_file(pstate *st, char sep) {
-  errno = 0;
-  gzFile gz = gzopen(st->path, "rb");
-  if (!gz)
-    return ci_set_error(CI_EIO, WHERE ": %s: %s", st->path, errno ? strerror(errno) : "cannot open");
-  gzbuffer(gz, 1u << 20);
-  struct csv_parser p;
-  if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL) != 0) {
-    gzclose(gz);
-    return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+/* Feeds one chunk of the file to the parser a line at a time (so that the
+ * callbacks know the line); the first chunk loses its UTF-8 byte-order mark. */
+static void feed_chunk(pstate *st, struct csv_parser *p, const char *s, const char *end,
+                       int first) {
+  if (first && end - s >= 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb &&
+      (unsigned char)s[2] == 0xbf)
+    s += 3;
+  while (s < end && st->rc == CI_OK) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    const size_t k = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+    if (csv_parse(p, s, k, on_field, on_row, st) != k && st->rc == CI_OK)
+      st->rc = ci_set_error(CI_EIO, WHERE ": %s line %lld: %s", st->path, (long long)st->line,
+                            csv_strerror(csv_error(p)));
+    s += k;
+    if (nl) st->line++;
   }
-  csv_set_delim(&p, sep_for(st->path, sep));
-  csv_set_space_func(&p, space_none);
-  char *buf = malloc(CHUNK);
-  if (!buf) {
-    csv_free(&p);
-    gzclose(gz);
-    return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
-  }
-  st->line = 1;
-  int first = 1;
-  for (;;) {
-    int n = gzread(gz, buf, CHUNK);
-    if (n < 0) {
-      int errnum = 0;
-      const char *msg = gzerror(gz, &errnum);
-      st->rc = ci_set_error(CI_EIO, WHERE ": %s: %s%s", st->path,
-                            gzdirect(gz) ? "" : "gzip data: ",
-                            errnum == Z_ERRNO ? strerror(errno) : msg);
-      break;
-    }
-    if (n == 0) break;
-    const char *s = buf, *end = buf + n;
-    if (first) {
-      first = 0;
-      if (n >= 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb &&
-          (unsigned char)s[2] == 0xbf)
-        s += 3;
-    }
-    while (s < end && st->rc == CI_OK) {
-      const char *nl = memchr(s, '\n', (size_t)(end - s));
-      size_t k = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
-      if (csv_parse(&p, s, k, on_field, on_row, st) != k && st->rc == CI_OK)
-        st->rc = ci_set_error(CI_EIO, WHERE ": %s line %lld: %s", st->path,
-                              (long long)st->line, csv_strerror(csv_error(&p)));
-      s += k;
-      if (nl) st->line++;
-    }
-    if (st->rc != CI_OK) break;
-  }
+}
+
+/* After the last chunk: a gzip stream cut short, the last record, no header. */
+static void finish_stream(pstate *st, struct csv_parser *p, gzFile gz) {
   if (st->rc == CI_OK) {
     int errnum = Z_OK;
     const char *msg = gzerror(gz, &errnum);
@@ -419,11 +388,43 @@ static int stream_file(pstate *st, char sep) {
       st->rc = ci_set_error(CI_EIO, WHERE ": %s: gzip data: %s", st->path,
                             errnum == Z_BUF_ERROR ? "unexpected end of file (truncated?)" : msg);
   }
-  if (st->rc == CI_OK && csv_fini(&p, on_field, on_row, st) != 0 && st->rc == CI_OK)
+  if (st->rc == CI_OK && csv_fini(p, on_field, on_row, st) != 0 && st->rc == CI_OK)
     st->rc = ci_set_error(CI_EIO, WHERE ": %s line %lld: %s", st->path, (long long)st->line,
-                          csv_strerror(csv_error(&p)));
+                          csv_strerror(csv_error(p)));
   if (st->rc == CI_OK && !st->header_done)
     st->rc = ci_set_error(CI_EIO, WHERE ": %s: empty file (no header)", st->path);
+}
+
+/* Streams the file (plain or gzip) through libcsv. */
+static int stream_file(pstate *st, char sep) {
+  errno = 0;
+  gzFile gz = gzopen(st->path, "rb");
+  if (!gz)
+    return ci_set_error(CI_EIO, WHERE ": %s: %s", st->path, errno ? strerror(errno) : "cannot open");
+  gzbuffer(gz, 1u << 20);
+  struct csv_parser p;
+  char *buf = NULL;
+  if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL) != 0) {
+    gzclose(gz);
+    return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+  }
+  csv_set_delim(&p, sep_for(st->path, sep));
+  csv_set_space_func(&p, space_none);
+  if (!(buf = malloc(CHUNK))) st->rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+  st->line = 1;
+  for (int first = 1; st->rc == CI_OK; first = 0) {
+    const int n = gzread(gz, buf, CHUNK);
+    if (n < 0) {
+      int errnum = 0;
+      const char *msg = gzerror(gz, &errnum);
+      st->rc = ci_set_error(CI_EIO, WHERE ": %s: %s%s", st->path,
+                            gzdirect(gz) ? "" : "gzip data: ",
+                            errnum == Z_ERRNO ? strerror(errno) : msg);
+    }
+    if (n <= 0) break;
+    feed_chunk(st, &p, buf, buf + n, first);
+  }
+  if (buf) finish_stream(st, &p, gz);
   free(buf);
   csv_free(&p);
   gzclose(gz);
@@ -437,87 +438,75 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Sorts the triples by pre (in place, counting sort with cycles), then each
- * row by post, sums duplicates, applies the threshold and compacts. On return
- * rowptr (n + 1) is filled and post/w hold the nnz kept entries. */
-static int build_rows(int32_t n, int64_t m, int32_t *pre, int32_t *post, float *w,
-                      double threshold, int64_t *rowptr, int64_t *nnz_out) {
+/* Groups the triples by pre in place (a counting sort that follows cycles, no
+ * second copy); rowptr (n + 1, zeroed) gets each row's start. */
+static int group_by_pre(int32_t n, int64_t m, int32_t *pre, int32_t *post, float *w,
+                        int64_t *rowptr) {
   int64_t *next = calloc((size_t)n + 1, sizeof *next);
-  int64_t *kept = calloc((size_t)n + 1, sizeof *kept);
-  if (!next || !kept) { free(next); free(kept); return -1; }
+  if (!next) return -1;
   for (int64_t k = 0; k < m; k++) rowptr[pre[k] + 1]++;
   for (int32_t i = 0; i < n; i++) rowptr[i + 1] += rowptr[i];
   for (int32_t i = 0; i < n; i++) next[i] = rowptr[i];
   for (int32_t b = 0; b < n; b++) {
-    int64_t endb = rowptr[b + 1];
+    const int64_t endb = rowptr[b + 1];
     while (next[b] < endb) {
-      int64_t i = next[b];
-      int32_t p = pre[i];
+      const int64_t i = next[b];
+      const int32_t p = pre[i];
       if (p == b) { next[b]++; continue; }
-      int64_t j = next[p]++;
+      const int64_t j = next[p]++;
       int32_t tp = pre[j]; pre[j] = p; pre[i] = tp;
       int32_t tq = post[j]; post[j] = post[i]; post[i] = tq;
       float tw = w[j]; w[j] = w[i]; w[i] = tw;
     }
   }
   free(next);
-  int err = 0;
-#pragma omp parallel
-  {
-    size_t cap = 0;
-    uint64_t *key = NULL;
-#pragma omp for schedule(dynamic, 256)
-    for (int32_t r = 0; r < n; r++) {
-      int64_t s = rowptr[r], e = rowptr[r + 1], len = e - s;
-      if (len == 0) continue;
-      if ((size_t)len > cap) {
-        free(key);
-        cap = (size_t)len * 2;
-        key = malloc(cap * sizeof *key);
-        if (!key) { cap = 0;
-#pragma omp atomic write
-          err = 1;
-          continue; }
-      }
-      for (int64_t k = 0; k < len; k++) {
-        uint32_t bits;
-        memcpy(&bits, &w[s + k], 4);
-        key[k] = ((uint64_t)(uint32_t)post[s + k] << 32) | bits;
-      }
-      if (len <= 24) {
-        for (int64_t a = 1; a < len; a++) {
-          uint64_t x = key[a];
-          int64_t b = a;
-          while (b > 0 && key[b - 1] > x) { key[b] = key[b - 1]; b--; }
-          key[b] = x;
-        }
-      } else {
-        qsort(key, (size_t)len, sizeof *key, cmp_u64);
-      }
-      int64_t o = 0;
-      for (int64_t k = 0; k < len;) {
-        uint32_t c = (uint32_t)(key[k] >> 32);
-        double sum = 0;
-        for (; k < len && (uint32_t)(key[k] >> 32) == c; k++) {
-          uint32_t bits = (uint32_t)key[k];
-          float v;
-          memcpy(&v, &bits, 4);
-          sum += v;
-        }
-        if (sum > 0 && sum >= threshold) {
-          post[s + o] = (int32_t)c;
-          w[s + o] = (float)sum;
-          o++;
-        }
-      }
-      kept[r] = o;
-    }
-    free(key);
+  return 0;
+}
+
+/* One row's len entries (post, w): sorted by post, duplicates summed, pairs
+ * below the threshold (or not positive) dropped, written back compacted.
+ * key holds len slots. Returns the number kept. */
+static int64_t merge_row(int32_t *post, float *w, int64_t len, double threshold, uint64_t *key) {
+  for (int64_t k = 0; k < len; k++) {
+    uint32_t bits;
+    memcpy(&bits, &w[k], 4);
+    key[k] = ((uint64_t)(uint32_t)post[k] << 32) | bits;
   }
-  if (err) { free(kept); return -1; }
+  if (len <= 24) {
+    for (int64_t a = 1; a < len; a++) {
+      uint64_t x = key[a];
+      int64_t b = a;
+      while (b > 0 && key[b - 1] > x) { key[b] = key[b - 1]; b--; }
+      key[b] = x;
+    }
+  } else {
+    qsort(key, (size_t)len, sizeof *key, cmp_u64);
+  }
+  int64_t o = 0;
+  for (int64_t k = 0; k < len;) {
+    const uint32_t c = (uint32_t)(key[k] >> 32);
+    double sum = 0;
+    for (; k < len && (uint32_t)(key[k] >> 32) == c; k++) {
+      uint32_t bits = (uint32_t)key[k];
+      float v;
+      memcpy(&v, &bits, 4);
+      sum += v;
+    }
+    if (sum > 0 && sum >= threshold) {
+      post[o] = (int32_t)c;
+      w[o] = (float)sum;
+      o++;
+    }
+  }
+  return o;
+}
+
+/* Moves the kept entries of every row together; rowptr becomes the CSR's. */
+static int64_t compact_rows(int32_t n, int64_t *rowptr, const int64_t *kept, int32_t *post,
+                            float *w) {
   int64_t o = 0;
   for (int32_t r = 0; r < n; r++) {
-    int64_t s = rowptr[r];
+    const int64_t s = rowptr[r];
     if (s != o && kept[r]) {
       memmove(post + o, post + s, (size_t)kept[r] * sizeof *post);
       memmove(w + o, w + s, (size_t)kept[r] * sizeof *w);
@@ -526,9 +515,43 @@ static int build_rows(int32_t n, int64_t m, int32_t *pre, int32_t *post, float *
     o += kept[r];
   }
   rowptr[n] = o;
+  return o;
+}
+
+/* Sorts the triples by pre, then each row by post, sums duplicates, applies
+ * the threshold and compacts. On return rowptr (n + 1) is filled and post/w
+ * hold the nnz kept entries. -1: out of memory. */
+static int build_rows(int32_t n, int64_t m, int32_t *pre, int32_t *post, float *w,
+                      double threshold, int64_t *rowptr, int64_t *nnz_out) {
+  int64_t *kept = calloc((size_t)n + 1, sizeof *kept);
+  if (!kept || group_by_pre(n, m, pre, post, w, rowptr) != 0) { free(kept); return -1; }
+  int err = 0;
+#pragma omp parallel
+  {
+    size_t cap = 0;
+    uint64_t *key = NULL; /* this thread's sort keys, grown to the longest row */
+#pragma omp for schedule(dynamic, 256)
+    for (int32_t r = 0; r < n; r++) {
+      const int64_t s = rowptr[r], len = rowptr[r + 1] - s;
+      if (len == 0) continue;
+      if ((size_t)len > cap) {
+        free(key);
+        cap = (size_t)len * 2;
+        key = malloc(cap * sizeof *key);
+        if (!key) {
+          cap = 0;
+#pragma omp atomic write
+          err = 1;
+          continue;
+        }
+      }
+      kept[r] = merge_row(post + s, w + s, len, threshold, key);
+    }
+    free(key);
+  }
+  if (!err) *nnz_out = compact_rows(n, rowptr, kept, post, w);
   free(kept);
-  *nnz_out = o;
-  return 0;
+  return err ? -1 : 0;
 }
 
 void ci_connectome_free(ci_connectome *c) {
@@ -546,6 +569,86 @@ int32_t ci_connectome_find(const ci_connectome *c, const char *id, size_t len) {
   return idx_find(c->priv, id ? id : "", len);
 }
 
+/* Streams one table (the neurons' id column, or the edges' pre, post and
+ * optional weight columns) through a fresh st. */
+static int read_table(pstate *st, int mode, const char *path, const char *const *want,
+                      int32_t nwant, int add_ids, idindex *ids, char sep) {
+  memset(st, 0, sizeof *st);
+  st->mode = mode;
+  st->path = path;
+  for (int k = 0; k < 3; k++) {
+    st->want[k] = k < nwant ? want[k] : NULL;
+    st->col[k] = -1;
+  }
+  st->nwant = nwant;
+  st->add_ids = add_ids;
+  st->ids = ids;
+  return stream_file(st, sep);
+}
+
+/* inprop from the edge triples of st (pre rows, each post column divided by
+ * that neuron's total input) and the totals, into c. The triple arrays end up
+ * in the matrix or freed; on error they stay in st for the caller to free. */
+static int build_inprop(pstate *st, int32_t n, double threshold, const char *edges,
+                        ci_connectome *c) {
+  ci_csr *m = NULL;
+  int rc = ci_csr_alloc(n, n, 0, &m, WHERE);
+  if (rc != CI_OK) return rc;
+  memset(m->rowptr, 0, ((size_t)n + 1) * sizeof *m->rowptr);
+  int64_t nnz = 0;
+  if (build_rows(n, st->m, st->pre, st->post, st->w, threshold, m->rowptr, &nnz) != 0)
+    rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory sorting %lld rows", (long long)st->m);
+  else if (nnz > INT32_MAX) /* the network engine indexes connections with 32 bits */
+    rc = ci_set_error(CI_ENOMEM, WHERE ": %s has %lld distinct connections, more than the limit "
+                      "of 2147483647", edges, (long long)nnz);
+  if (!rc) {
+    c->in_total = calloc((size_t)n + 1, sizeof(double));
+    c->out_total = calloc((size_t)n + 1, sizeof(double));
+    if (!c->in_total || !c->out_total) rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+  }
+  if (rc) {
+    ci_csr_release(m);
+    return rc;
+  }
+  free(st->pre);
+  st->pre = NULL;
+  for (int32_t r = 0; r < n; r++)
+    for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++) {
+      c->in_total[st->post[k]] += st->w[k];
+      c->out_total[r] += st->w[k];
+    }
+  for (int64_t k = 0; k < nnz; k++) st->w[k] = (float)(st->w[k] / c->in_total[st->post[k]]);
+  /* hand the arrays over to the matrix (plain malloc memory, freed with free) */
+  if (nnz > 0) {
+    int32_t *pc = realloc(st->post, (size_t)nnz * sizeof *pc);
+    float *pw = realloc(st->w, (size_t)nnz * sizeof *pw);
+    if (pc) st->post = pc;
+    if (pw) st->w = pw;
+    m->colidx = st->post;
+    m->vals = st->w;
+  } else {
+    free(st->post); free(st->w);
+  }
+  st->post = NULL; st->w = NULL;
+  m->nnz = nnz;
+  c->n = n;
+  c->n_rows = st->m;
+  c->nnz = nnz;
+  c->inprop = m;
+  return CI_OK;
+}
+
+/* Moves the id index into c (its arrays and the hash, for ci_connectome_find). */
+static int keep_ids(ci_connectome *c, idindex *ids) {
+  idindex *keep = malloc(sizeof *keep);
+  if (!keep) return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+  *keep = *ids;
+  c->id_chars = keep->chars; c->id_off = keep->off; c->id_len = keep->len;
+  c->priv = keep;
+  memset(ids, 0, sizeof *ids);
+  return CI_OK;
+}
+
 int ci_connectome_read(const char *edges, const ci_connectome_options *opts,
                        ci_connectome **out) {
   if (!out) return ci_set_error(CI_EINVAL, WHERE ": out is NULL");
@@ -559,100 +662,26 @@ int ci_connectome_read(const char *edges, const ci_connectome_options *opts,
   if (!o.id) o.id = "id";
   if (!(o.threshold == o.threshold))
     return ci_set_error(CI_EINVAL, WHERE ": threshold is NaN");
-
   idindex ids;
   if (idx_init(&ids) != 0) return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
   pstate st;
-  int rc;
-  if (o.neurons) {
-    memset(&st, 0, sizeof st);
-    st.mode = MODE_NEURONS;
-    st.path = o.neurons;
-    st.want[0] = o.id;
-    st.col[0] = -1; st.col[1] = -1; st.col[2] = -1;
-    st.nwant = 1;
-    st.ids = &ids;
-    rc = stream_file(&st, o.sep);
-    if (rc != CI_OK) { idx_free(&ids); return rc; }
-  }
   memset(&st, 0, sizeof st);
-  st.mode = MODE_EDGES;
-  st.path = edges;
-  st.want[0] = o.pre;
-  st.want[1] = o.post;
-  st.want[2] = o.weight;
-  st.col[0] = -1; st.col[1] = -1; st.col[2] = -1;
-  st.nwant = o.weight[0] ? 3 : 2;
-  st.add_ids = o.neurons == NULL;
-  st.ids = &ids;
-  rc = stream_file(&st, o.sep);
-  if (rc != CI_OK) goto fail;
-
-  int32_t n = ids.n;
-  ci_connectome *c = calloc(1, sizeof *c);
-  if (!c) { rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory"); goto fail; }
-  ci_csr *m = NULL;
-  rc = ci_csr_alloc(n, n, 0, &m, WHERE);
-  if (rc != CI_OK) { free(c); goto fail; }
-  memset(m->rowptr, 0, ((size_t)n + 1) * sizeof *m->rowptr);
-  int64_t nnz = 0;
-  if (build_rows(n, st.m, st.pre, st.post, st.w, o.threshold, m->rowptr, &nnz) != 0) {
-    ci_csr_release(m); free(c);
-    rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory sorting %lld rows", (long long)st.m);
-    goto fail;
-  }
-  if (nnz > INT32_MAX) { /* the network engine indexes connections with 32 bits */
-    ci_csr_release(m); free(c);
-    rc = ci_set_error(CI_ENOMEM, WHERE ": %s has %lld distinct connections, more than the limit "
-                      "of 2147483647", edges, (long long)nnz);
-    goto fail;
-  }
-  free(st.pre);
-  st.pre = NULL;
-  c->in_total = calloc((size_t)n + 1, sizeof(double));
-  c->out_total = calloc((size_t)n + 1, sizeof(double));
-  if (!c->in_total || !c->out_total) {
-    ci_csr_release(m); ci_connectome_free(c);
-    rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory");
-    goto fail;
-  }
-  for (int32_t r = 0; r < n; r++)
-    for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++) {
-      c->in_total[st.post[k]] += st.w[k];
-      c->out_total[r] += st.w[k];
-    }
-  for (int64_t k = 0; k < nnz; k++) st.w[k] = (float)(st.w[k] / c->in_total[st.post[k]]);
-  /* hand the arrays over to the matrix (plain malloc memory, freed with free) */
-  if (nnz > 0) {
-    int32_t *pc = realloc(st.post, (size_t)nnz * sizeof *pc);
-    float *pw = realloc(st.w, (size_t)nnz * sizeof *pw);
-    if (pc) st.post = pc;
-    if (pw) st.w = pw;
-    m->colidx = st.post;
-    m->vals = st.w;
-  } else {
-    free(st.post); free(st.w);
-  }
-  st.post = NULL; st.w = NULL;
-  m->nnz = nnz;
-  c->n = n;
-  c->n_rows = st.m;
-  c->nnz = nnz;
-  c->inprop = m;
-  c->id_chars = ids.chars; c->id_off = ids.off; c->id_len = ids.len;
-  idindex *keep = malloc(sizeof *keep);
-  if (!keep) {
-    ids.chars = NULL; ids.off = NULL; ids.len = NULL;
-    ci_connectome_free(c);
-    idx_free(&ids);
-    return ci_set_error(CI_ENOMEM, WHERE ": out of memory");
-  }
-  *keep = ids;
-  c->priv = keep;
-  *out = c;
-  return CI_OK;
-fail:
+  int rc = CI_OK;
+  if (o.neurons) rc = read_table(&st, MODE_NEURONS, o.neurons, &o.id, 1, 0, &ids, o.sep);
+  const char *cols[3] = {o.pre, o.post, o.weight};
+  if (!rc)
+    rc = read_table(&st, MODE_EDGES, edges, cols, o.weight[0] ? 3 : 2, o.neurons == NULL, &ids,
+                    o.sep);
+  ci_connectome *c = rc ? NULL : calloc(1, sizeof *c);
+  if (!rc && !c) rc = ci_set_error(CI_ENOMEM, WHERE ": out of memory");
+  if (!rc) rc = build_inprop(&st, ids.n, o.threshold, edges, c);
+  if (!rc) rc = keep_ids(c, &ids);
   free(st.pre); free(st.post); free(st.w);
   idx_free(&ids);
-  return rc;
+  if (rc) {
+    ci_connectome_free(c);
+    return rc;
+  }
+  *out = c;
+  return CI_OK;
 }

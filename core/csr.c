@@ -125,10 +125,17 @@ static inline double coo_val(const void *a, int wide, int64_t k) {
   return wide ? ((const double *)a)[k] : ((const float *)a)[k];
 }
 
-static int from_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, ci_csr **out,
-                    const char *where) {
-  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
-  *out = NULL;
+/* An entry whose row or column is out of range: the message. */
+static int bad_index(const char *where, int64_t k, const char *what, int64_t v, int32_t size) {
+  if (size == 0)
+    return ci_set_error(CI_EINVAL, "%s: entry %lld has %s %lld, but the matrix has no %ss", where,
+                        (long long)k, what, (long long)v, what);
+  return ci_set_error(CI_EINVAL, "%s: entry %lld has %s %lld, out of range 0..%d", where,
+                      (long long)k, what, (long long)v, (int)size - 1);
+}
+
+/* The arguments of from_coo and every entry's indices. */
+static int check_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, const char *where) {
   if (nrows < 0 || ncols < 0)
     return ci_set_error(CI_EINVAL, "%s: size %d x %d is negative", where, (int)nrows,
                         (int)ncols);
@@ -147,67 +154,87 @@ static int from_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, ci_csr
                         (long long)nnz);
   for (int64_t k = 0; k < nnz; k++) {
     int64_t r = coo_idx(s.rows, s.wide, k), c = coo_idx(s.cols, s.wide, k);
-    if (r < 0 || r >= nrows) {
-      if (nrows == 0)
-        return ci_set_error(CI_EINVAL, "%s: entry %lld has row %lld, but the matrix has no rows",
-                            where, (long long)k, (long long)r);
-      return ci_set_error(CI_EINVAL, "%s: entry %lld has row %lld, out of range 0..%d", where,
-                          (long long)k, (long long)r, (int)nrows - 1);
-    }
-    if (c < 0 || c >= ncols) {
-      if (ncols == 0)
-        return ci_set_error(CI_EINVAL, "%s: entry %lld has column %lld, but the matrix has no columns",
-                            where, (long long)k, (long long)c);
-      return ci_set_error(CI_EINVAL, "%s: entry %lld has column %lld, out of range 0..%d",
-                          where, (long long)k, (long long)c, (int)ncols - 1);
-    }
+    if (r < 0 || r >= nrows) return bad_index(where, k, "row", r, nrows);
+    if (c < 0 || c >= ncols) return bad_index(where, k, "column", c, ncols);
   }
-  int ok1, ok2, ok3;
-  int64_t *start = ci_alloc_aligned(((size_t)nrows + 1) * sizeof(int64_t), &ok1);
-  int32_t *tc = ci_alloc_aligned((size_t)nnz * sizeof(int32_t), &ok2);
-  double *tv = ci_alloc_aligned((size_t)nnz * sizeof(double), &ok3);
-  int64_t *fill = NULL;
-  int32_t *sc = NULL;
-  double *sv = NULL;
-  ci_csr *m = NULL;
-  int rc = CI_OK;
-  if (!ok1 || !ok2 || !ok3) goto nomem;
-  fill = ci_alloc_aligned(((size_t)nrows + 1) * sizeof(int64_t), &ok1);
-  if (!ok1) goto nomem;
+  return CI_OK;
+}
 
-  /* counting sort by row (stable: input order kept within a row) */
+/* The entries grouped by row: row i's are col/val[start[i] .. start[i] + len[i]). */
+typedef struct row_groups {
+  int32_t nrows;
+  int64_t nnz;
+  int nt;          /* threads for the per-row passes */
+  int64_t *start;  /* nrows + 1 */
+  int64_t *len;    /* nrows: entries per row (after merge_rows: distinct columns) */
+  int32_t *col;    /* nnz */
+  double *val;     /* nnz */
+} row_groups;
+
+static void row_groups_free(row_groups *g) {
+  ci_free_aligned(g->start); ci_free_aligned(g->len);
+  ci_free_aligned(g->col); ci_free_aligned(g->val);
+}
+
+/* Groups the entries by row with a counting sort (stable: input order kept
+ * within a row). */
+static int group_by_row(row_groups *g, int32_t nrows, int64_t nnz, coo_src s, const char *where) {
+  memset(g, 0, sizeof *g);
+  g->nrows = nrows;
+  g->nnz = nnz;
+  g->nt = 1;
+#ifdef _OPENMP
+  if (nnz >= 100000) g->nt = omp_get_max_threads();
+#endif
+  int ok1, ok2, ok3, ok4;
+  g->start = ci_alloc_aligned(((size_t)nrows + 1) * sizeof(int64_t), &ok1);
+  g->len = ci_alloc_aligned(((size_t)nrows + 1) * sizeof(int64_t), &ok2);
+  g->col = ci_alloc_aligned((size_t)nnz * sizeof(int32_t), &ok3);
+  g->val = ci_alloc_aligned((size_t)nnz * sizeof(double), &ok4);
+  if (!ok1 || !ok2 || !ok3 || !ok4)
+    return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld entries", where, (long long)nnz);
+  int64_t *start = g->start, *fill = g->len;
   memset(start, 0, ((size_t)nrows + 1) * sizeof(int64_t));
   for (int64_t k = 0; k < nnz; k++) start[coo_idx(s.rows, s.wide, k) + 1]++;
   for (int32_t i = 0; i < nrows; i++) start[i + 1] += start[i];
   memcpy(fill, start, (size_t)nrows * sizeof(int64_t));
   for (int64_t k = 0; k < nnz; k++) {
     int64_t p = fill[coo_idx(s.rows, s.wide, k)]++;
-    tc[p] = (int32_t)coo_idx(s.cols, s.wide, k);
-    tv[p] = coo_val(s.vals, s.wide, k);
+    g->col[p] = (int32_t)coo_idx(s.cols, s.wide, k);
+    g->val[p] = coo_val(s.vals, s.wide, k);
   }
+  for (int32_t i = 0; i < nrows; i++) g->len[i] = start[i + 1] - start[i];
+  return CI_OK;
+}
 
-  /* sort each row by column (stable), then sum duplicates in place */
+/* Sorts each row by column (stable) and sums the duplicates in place; len[i]
+ * becomes the number of distinct columns. */
+static int merge_rows(row_groups *g, const char *where) {
   int64_t maxlen = 0;
-  for (int32_t i = 0; i < nrows; i++)
-    if (start[i + 1] - start[i] > maxlen) maxlen = start[i + 1] - start[i];
-  int nt = 1;
-#ifdef _OPENMP
-  nt = omp_get_max_threads();
-  if (nnz < 100000) nt = 1;
-#endif
-  if (maxlen > 16) {
-    size_t n_scr = (size_t)maxlen * (size_t)nt;
+  for (int32_t i = 0; i < g->nrows; i++)
+    if (g->len[i] > maxlen) maxlen = g->len[i];
+  int32_t *sc = NULL;
+  double *sv = NULL;
+  if (maxlen > 16) { /* merge-sort scratch, one slice per thread */
+    int ok1, ok2;
+    size_t n_scr = (size_t)maxlen * (size_t)g->nt;
     sc = ci_alloc_aligned(n_scr * sizeof(int32_t), &ok1);
     sv = ci_alloc_aligned(n_scr * sizeof(double), &ok2);
-    if (!ok1 || !ok2) goto nomem;
+    if (!ok1 || !ok2) {
+      ci_free_aligned(sc); ci_free_aligned(sv);
+      return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld entries", where,
+                          (long long)g->nnz);
+    }
   }
-#pragma omp parallel for schedule(dynamic, 256) num_threads(nt)
-  for (int32_t i = 0; i < nrows; i++) {
+  int32_t *tc = g->col;
+  double *tv = g->val;
+#pragma omp parallel for schedule(dynamic, 256) num_threads(g->nt)
+  for (int32_t i = 0; i < g->nrows; i++) {
     int t = 0;
 #ifdef _OPENMP
     t = omp_get_thread_num();
 #endif
-    int64_t a = start[i], n = start[i + 1] - a;
+    const int64_t a = g->start[i], n = g->len[i];
     int sorted = 1;
     for (int64_t k = 1; k < n; k++)
       if (tc[a + k] < tc[a + k - 1]) { sorted = 0; break; }
@@ -219,29 +246,43 @@ static int from_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, ci_csr
       if (w > 0 && tc[a + w - 1] == tc[a + k]) tv[a + w - 1] += tv[a + k];
       else { tc[a + w] = tc[a + k]; tv[a + w] = tv[a + k]; w++; }
     }
-    fill[i] = w;
+    g->len[i] = w;
   }
+  ci_free_aligned(sc); ci_free_aligned(sv);
+  return CI_OK;
+}
+
+/* The CSR matrix of the merged rows (values rounded to float once, after the sums). */
+static int rows_to_csr(const row_groups *g, int32_t ncols, ci_csr **out, const char *where) {
   int64_t total = 0;
-  for (int32_t i = 0; i < nrows; i++) total += fill[i];
-  rc = ci_csr_alloc(nrows, ncols, total, &m, where);
-  if (rc) goto done;
-  for (int32_t i = 0; i < nrows; i++) m->rowptr[i + 1] = m->rowptr[i] + fill[i];
-#pragma omp parallel for schedule(dynamic, 256) num_threads(nt)
-  for (int32_t i = 0; i < nrows; i++) {
-    int64_t a = start[i], o = m->rowptr[i], n = fill[i];
+  for (int32_t i = 0; i < g->nrows; i++) total += g->len[i];
+  ci_csr *m = NULL;
+  int rc = ci_csr_alloc(g->nrows, ncols, total, &m, where);
+  if (rc) return rc;
+  for (int32_t i = 0; i < g->nrows; i++) m->rowptr[i + 1] = m->rowptr[i] + g->len[i];
+#pragma omp parallel for schedule(dynamic, 256) num_threads(g->nt)
+  for (int32_t i = 0; i < g->nrows; i++) {
+    const int64_t a = g->start[i], o = m->rowptr[i], n = g->len[i];
     for (int64_t k = 0; k < n; k++) {
-      m->colidx[o + k] = tc[a + k];
-      m->vals[o + k] = (float)tv[a + k];
+      m->colidx[o + k] = g->col[a + k];
+      m->vals[o + k] = (float)g->val[a + k];
     }
   }
   *out = m;
-  goto done;
-nomem:
-  rc = ci_set_error(CI_ENOMEM, "%s: out of memory for %lld entries", where, (long long)nnz);
-done:
-  ci_free_aligned(start); ci_free_aligned(fill);
-  ci_free_aligned(tc); ci_free_aligned(tv);
-  ci_free_aligned(sc); ci_free_aligned(sv);
+  return CI_OK;
+}
+
+static int from_coo(int32_t nrows, int32_t ncols, int64_t nnz, coo_src s, ci_csr **out,
+                    const char *where) {
+  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
+  *out = NULL;
+  int rc = check_coo(nrows, ncols, nnz, s, where);
+  if (rc) return rc;
+  row_groups g;
+  rc = group_by_row(&g, nrows, nnz, s, where);
+  if (!rc) rc = merge_rows(&g, where);
+  if (!rc) rc = rows_to_csr(&g, ncols, out, where);
+  row_groups_free(&g);
   return rc;
 }
 
@@ -259,6 +300,45 @@ int ci_csr_from_coo64(int32_t nrows, int32_t ncols, int64_t nnz, const int64_t *
 
 /* ---------- transpose ---------- */
 
+/* Where each part's entries of each column go: cnt[p * (nc + 1) + j] holds
+ * the count of column j in part p's rows and becomes its first position in
+ * the transpose (parts in order within a column, so rows stay sorted). */
+static void column_starts(ci_csr *t, int64_t *cnt, int np) {
+  const int32_t nc = t->nrows;
+  int64_t pos = 0;
+  for (int32_t j = 0; j < nc; j++) {
+    t->rowptr[j] = pos;
+    for (int q = 0; q < np; q++) {
+      const int64_t c = cnt[(size_t)q * (nc + 1) + j];
+      cnt[(size_t)q * (nc + 1) + j] = pos;
+      pos += c;
+    }
+  }
+  t->rowptr[nc] = pos;
+}
+
+/* One thread's part of the transpose (called inside the parallel region):
+ * count its rows' columns, wait for the column starts, scatter its entries. */
+static void transpose_part(const ci_csr *m, ci_csr *t, int64_t *cnt) {
+  int p = 0, np = 1;
+#ifdef _OPENMP
+  p = omp_get_thread_num();
+  np = omp_get_num_threads();
+#endif
+  const int32_t r0 = ci_csr_split_rows(m, p, np, 1), r1 = ci_csr_split_rows(m, p + 1, np, 1);
+  int64_t *my = cnt + (size_t)p * ((size_t)m->ncols + 1);
+  for (int64_t k = m->rowptr[r0]; k < m->rowptr[r1]; k++) my[m->colidx[k]]++;
+#pragma omp barrier
+#pragma omp single
+  column_starts(t, cnt, np);
+  for (int32_t i = r0; i < r1; i++)
+    for (int64_t k = m->rowptr[i]; k < m->rowptr[i + 1]; k++) {
+      const int64_t o = my[m->colidx[k]]++;
+      t->colidx[o] = i;
+      t->vals[o] = m->vals[k];
+    }
+}
+
 static int transpose(const ci_csr *m, ci_csr **out, const char *where) {
   if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
   *out = NULL;
@@ -272,12 +352,10 @@ static int transpose(const ci_csr *m, ci_csr **out, const char *where) {
   if (nt > 16) nt = 16;
   if (m->nnz < 200000) nt = 1;
 #endif
-  const int32_t nc = m->ncols;
-  /* cnt[p * nc + j]: entries of column j in part p; becomes part p's write position */
   size_t cnt_n;
   int ok = 1;
   int64_t *cnt = NULL;
-  if (ci_mul_size((size_t)nt, (size_t)nc + 1, &cnt_n) == 0)
+  if (ci_mul_size((size_t)nt, (size_t)m->ncols + 1, &cnt_n) == 0)
     cnt = ci_alloc_aligned(cnt_n * sizeof(int64_t), &ok);
   else ok = 0;
   if (!ok) {
@@ -286,36 +364,7 @@ static int transpose(const ci_csr *m, ci_csr **out, const char *where) {
   }
   if (cnt_n) memset(cnt, 0, cnt_n * sizeof(int64_t));
 #pragma omp parallel num_threads(nt)
-  {
-    int p = 0, np = 1;
-#ifdef _OPENMP
-    p = omp_get_thread_num();
-    np = omp_get_num_threads();
-#endif
-    int32_t r0 = ci_csr_split_rows(m, p, np, 1), r1 = ci_csr_split_rows(m, p + 1, np, 1);
-    int64_t *my = cnt + (size_t)p * (nc + 1);
-    for (int64_t k = m->rowptr[r0]; k < m->rowptr[r1]; k++) my[m->colidx[k]]++;
-#pragma omp barrier
-#pragma omp single
-    {
-      int64_t pos = 0;
-      for (int32_t j = 0; j < nc; j++) {
-        t->rowptr[j] = pos;
-        for (int q = 0; q < np; q++) {
-          int64_t c = cnt[(size_t)q * (nc + 1) + j];
-          cnt[(size_t)q * (nc + 1) + j] = pos;
-          pos += c;
-        }
-      }
-      t->rowptr[nc] = pos;
-    }
-    for (int32_t i = r0; i < r1; i++)
-      for (int64_t k = m->rowptr[i]; k < m->rowptr[i + 1]; k++) {
-        int64_t o = my[m->colidx[k]]++;
-        t->colidx[o] = i;
-        t->vals[o] = m->vals[k];
-      }
-  }
+  transpose_part(m, t, cnt);
   ci_free_aligned(cnt);
   *out = t;
   return CI_OK;
@@ -330,7 +379,7 @@ int ci_csr_transposed(ci_csr *m, ci_csr **out) {
   *out = NULL;
   if (!m) return ci_set_error(CI_EINVAL, "ci_csr_transposed: matrix is NULL");
   int rc = CI_OK;
-#pragma omp critical(ci_csr_tcache)
+#pragma omp critical /* unnamed: a named one would be an exported symbol */
   {
     if (!m->tcache) rc = transpose(m, &m->tcache, "ci_csr_transposed");
     if (rc == CI_OK) {

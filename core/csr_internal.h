@@ -1,4 +1,5 @@
-/* csr_internal.h: private helpers shared by core/csr.c and core/csr_spmm.c. */
+/* csr_internal.h: private helpers of the sparse matrices, shared by core/csr*.c
+ * and the network engine. */
 #ifndef CI_CSR_INTERNAL_H
 #define CI_CSR_INTERNAL_H
 
@@ -27,5 +28,16 @@ static inline int32_t ci_csr_split_rows(const ci_csr *m, int part, int nparts,
  * where names the public function for error messages. */
 int ci_csr_alloc(int32_t nrows, int32_t ncols, int64_t nnz, ci_csr **out,
                  const char *where);
+
+/* 1 when at most 10 % of the rows of X (A->ncols x B) have a nonzero entry
+ * (core/csr_push.c). */
+int ci_csr_operand_is_sparse(const ci_csr *A, const float *X, int64_t B);
+/* Y (+)= A X for n x B slabs, choosing the product by the operand: when X is
+ * sparse (the input step, the first steps of a backward from a few target
+ * neurons) its nonzero rows are pushed through the transpose At (sequential,
+ * so deterministic); otherwise the row-parallel pull of ci_csr_spmm. At may
+ * be NULL (always the pull). */
+int ci_csr_spmm_by_operand(const ci_csr *A, const ci_csr *At, const float *X, int64_t B,
+                           float *Y, int accumulate);
 
 #endif

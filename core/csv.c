@@ -368,98 +368,94 @@ static int build_table(pstate *st, ci_csv_table **out) {
   return CI_OK;
 }
 
-static int run_parse(source *src, const ci_csv_options *opts_in, ci_csv_table **out) {
-  ci_csv_options defaults = {0, 1, NULL, 0};
-  const ci_csv_options *opts = opts_in ? opts_in : &defaults;
-  const char *name = src->name;
+/* The parser for the options: the separator (from the file name when not
+ * given: tab for .tsv / .tab, else comma) and the NA list checked. */
+static int parser_init(struct csv_parser *p, const char *name, const ci_csv_options *opts) {
   char sep = opts->sep;
-  if (sep == 0) {
+  if (sep == 0)
     sep = (has_suffix(name, ".tsv") || has_suffix(name, ".tsv.gz") ||
            has_suffix(name, ".tab") || has_suffix(name, ".tab.gz")) ? '\t' : ',';
-  }
   if (sep == '"' || sep == '\n' || sep == '\r')
     return ci_set_error(CI_EINVAL, "ci_csv_read: sep must not be a quote or a newline");
   if (opts->n_na < 0 || (opts->n_na > 0 && !opts->na_values))
     return ci_set_error(CI_EINVAL, "ci_csv_read: na_values is NULL with n_na = %d", (int)opts->n_na);
-
-  struct csv_parser p;
-  if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0)
+  if (csv_init(p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0)
     return ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory");
-  csv_set_delim(&p, (unsigned char)sep);
-  csv_set_space_func(&p, space_none);
-  csv_set_blk_size(&p, 1024);
+  csv_set_delim(p, (unsigned char)sep);
+  csv_set_space_func(p, space_none);
+  csv_set_blk_size(p, 1024);
+  return CI_OK;
+}
 
+/* Feeds the whole source to the parser, CHUNK bytes at a time (the first
+ * loses its UTF-8 byte-order mark); stops at the first error of the
+ * callbacks (left in st) or of the parser (returned). */
+static int feed_source(source *src, struct csv_parser *p, pstate *st, char *buf) {
+  int64_t total = 0; /* bytes fed before this chunk */
+  long n;
+  for (int first = 1; (n = source_read(src, buf, CHUNK)) > 0; first = 0) {
+    const char *data = buf;
+    size_t len = (size_t)n;
+    if (first && len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
+        (unsigned char)data[2] == 0xBF) {
+      data += 3; len -= 3; total += 3;
+    }
+    const size_t used = csv_parse(p, data, len, on_field, on_row, st);
+    if (st->err) return CI_OK;
+    if (used != len) {
+      const int64_t line = locate_line(src, buf, -1, total + (int64_t)used);
+      if (csv_error(p) == CSV_EPARSE)
+        return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: malformed quoting in field %lld "
+                            "(a quote inside an unquoted field, or text after a closing quote)",
+                            src->name, (long long)line, (long long)st->field + 1);
+      return ci_set_error(CI_ENOMEM, "ci_csv_read: %s: %s", src->name, csv_strerror(csv_error(p)));
+    }
+    total += (int64_t)n;
+  }
+  return n < 0 ? CI_EIO : CI_OK; /* the source set the message */
+}
+
+/* After the whole source: the last record, then what the callbacks found
+ * wrong (out of memory, a field too long, a row with another field count),
+ * or a file without records. */
+static int parse_end(source *src, struct csv_parser *p, pstate *st, char *buf) {
+  const char *name = src->name;
+  if (!st->err && csv_fini(p, on_field, on_row, st) != 0)
+    return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: end of file inside a quoted field "
+                        "(field %lld): a closing quote is missing", name,
+                        (long long)locate_line(src, buf, st->rec, 0), (long long)st->field + 1);
+  if (st->err == CI_ENOMEM) return ci_set_error(CI_ENOMEM, "ci_csv_read: %s: out of memory", name);
+  if (st->err && st->long_field > 0)
+    return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: field %lld is %lld bytes long, more "
+                        "than the %lld a field may hold", name,
+                        (long long)locate_line(src, buf, st->bad_rec, 0), (long long)st->bad_fields,
+                        (long long)st->long_field, (long long)CI_CSV_MAX_FIELD);
+  if (st->err)
+    return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: %lld fields, expected %d (%s has %d)",
+                        name, (long long)locate_line(src, buf, st->bad_rec, 0),
+                        (long long)st->bad_fields, (int)st->ncol,
+                        st->header ? "header" : "first row", (int)st->ncol);
+  if (st->rec == 0)
+    return ci_set_error(CI_EIO, "ci_csv_read: %s: empty file (no %s)", name,
+                        st->header ? "header row" : "records");
+  return CI_OK;
+}
+
+static int run_parse(source *src, const ci_csv_options *opts_in, ci_csv_table **out) {
+  ci_csv_options defaults = {0, 1, NULL, 0};
+  const ci_csv_options *opts = opts_in ? opts_in : &defaults;
+  struct csv_parser p;
+  int rc = parser_init(&p, src->name, opts);
+  if (rc) return rc;
   pstate st;
   memset(&st, 0, sizeof st);
   st.header = opts->header != 0;
   st.opts = opts;
-
   char *buf = malloc(CHUNK);
-  if (!buf) { csv_free(&p); return ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory"); }
-
-  int rc = CI_OK;
-  int64_t total = 0;      /* bytes fed before this chunk */
-  int first = 1;
-  long n;
-  while ((n = source_read(src, buf, CHUNK)) > 0) {
-    const char *data = buf;
-    size_t len = (size_t)n;
-    if (first) {
-      first = 0;
-      if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
-          (unsigned char)data[2] == 0xBF) { data += 3; len -= 3; total += 3; }
-    }
-    size_t used = csv_parse(&p, data, len, on_field, on_row, &st);
-    if (st.err) break;
-    if (used != len) {
-      int64_t pos = total + (int64_t)used;
-      int64_t fld = st.field + 1;
-      int64_t line = locate_line(src, buf, -1, pos);
-      if (csv_error(&p) == CSV_EPARSE)
-        rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: malformed quoting in field %lld "
-                          "(a quote inside an unquoted field, or text after a closing quote)",
-                          name, (long long)line, (long long)fld);
-      else
-        rc = ci_set_error(CI_ENOMEM, "ci_csv_read: %s: %s", name, csv_strerror(csv_error(&p)));
-      goto done;
-    }
-    total += (int64_t)n;
-  }
-  if (n < 0) { rc = CI_EIO; goto done; }
-  if (!st.err && csv_fini(&p, on_field, on_row, &st) != 0) {
-    rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: end of file inside a quoted field "
-                      "(field %lld): a closing quote is missing", name,
-                      (long long)locate_line(src, buf, st.rec, 0), (long long)st.field + 1);
-    goto done;
-  }
-  if (st.err == CI_ENOMEM) {
-    rc = ci_set_error(CI_ENOMEM, "ci_csv_read: %s: out of memory", name);
-    goto done;
-  }
-  if (st.err && st.long_field > 0) {
-    rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: field %lld is %lld bytes long, more "
-                      "than the %lld a field may hold", name,
-                      (long long)locate_line(src, buf, st.bad_rec, 0), (long long)st.bad_fields,
-                      (long long)st.long_field, (long long)CI_CSV_MAX_FIELD);
-    goto done;
-  }
-  if (st.err) {
-    int64_t line = locate_line(src, buf, st.bad_rec, 0);
-    if (st.header)
-      rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: %lld fields, expected %d (header has %d)",
-                        name, (long long)line, (long long)st.bad_fields, (int)st.ncol, (int)st.ncol);
-    else
-      rc = ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: %lld fields, expected %d (first row has %d)",
-                        name, (long long)line, (long long)st.bad_fields, (int)st.ncol, (int)st.ncol);
-    goto done;
-  }
-  if (st.rec == 0) {
-    rc = ci_set_error(CI_EIO, "ci_csv_read: %s: empty file (no %s)", name,
-                      st.header ? "header row" : "records");
-    goto done;
-  }
-  rc = build_table(&st, out);
-done:
+  if (!buf) rc = ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory");
+  if (!rc) rc = feed_source(src, &p, &st, buf);
+  if (!rc) rc = parse_end(src, &p, &st, buf);
+  if (!rc) rc = build_table(&st, out);
   free(buf);
   csv_free(&p);
   free_state(&st);

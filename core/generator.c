@@ -41,6 +41,58 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* In-degrees k_i = round(r_i / sum(r) * nnz), r_i = exp(normal), clamped to
+ * 1..n-1, as row offsets: rowptr[i + 1] = rowptr[i] + k_i. */
+static int draw_in_degrees(gen_rng *r, int32_t n, int64_t nnz, int64_t *rowptr) {
+  double *deg = malloc(sizeof(double) * (size_t)n);
+  if (!deg) return -1;
+  double total = 0;
+  for (int32_t i = 0; i < n; i++) { deg[i] = exp(gen_normal(r)); total += deg[i]; }
+  for (int32_t i = 0; i < n; i++) {
+    double k = floor(deg[i] / total * (double)nnz + 0.5);
+    if (k < 1) k = 1;
+    if (k > n - 1) k = n - 1;
+    rowptr[i + 1] = rowptr[i] + (int64_t)k;
+  }
+  free(deg);
+  return 0;
+}
+
+/* Row by row: k_i presynaptic partners (sorted), a count per partner drawn
+ * in that order, duplicates merged, weights = count / the row's total times
+ * the partner's sign. rowptr (the degrees on entry) becomes the CSR's;
+ * returns the nonzeros written, -1 when out of memory. */
+static int64_t draw_rows(gen_rng *r, int32_t n, int64_t *rowptr, const float *sign,
+                         int32_t *col, float *val) {
+  int64_t maxk = 0;
+  for (int32_t i = 0; i < n; i++)
+    if (rowptr[i + 1] - rowptr[i] > maxk) maxk = rowptr[i + 1] - rowptr[i];
+  double *cnt = malloc(sizeof(double) * (size_t)(maxk ? maxk : 1));
+  int32_t *tmp = malloc(sizeof(int32_t) * (size_t)(maxk ? maxk : 1));
+  if (!cnt || !tmp) { free(cnt); free(tmp); return -1; }
+  int64_t w = 0, start = 0;
+  for (int32_t i = 0; i < n; i++) {
+    const int64_t k = rowptr[i + 1] - start;
+    for (int64_t e = 0; e < k; e++) tmp[e] = (int32_t)(gen_next(r) % (uint64_t)n);
+    qsort(tmp, (size_t)k, sizeof(int32_t), cmp_i32);
+    const int64_t row0 = w;
+    int64_t m = 0;
+    double sum = 0;
+    for (int64_t e = 0; e < k; e++) {
+      const double c = exp(gen_normal(r));
+      sum += c;
+      if (m > 0 && col[w - 1] == tmp[e]) { cnt[m - 1] += c; continue; }
+      col[w] = tmp[e]; cnt[m] = c; w++; m++;
+    }
+    for (int64_t e = 0; e < m; e++) val[row0 + e] = (float)(cnt[e] / sum) * sign[col[row0 + e]];
+    start = rowptr[i + 1];
+    rowptr[i + 1] = w;
+  }
+  free(tmp);
+  free(cnt);
+  return w;
+}
+
 int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out) {
   const char *where = "ci_random_connectome";
   if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
@@ -51,65 +103,37 @@ int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out) {
                         (long long)nnz, INT32_MAX);
   gen_rng r;
   gen_seed(&r, seed);
-  double *deg = malloc(sizeof(double) * (size_t)n);
   int64_t *rowptr = calloc((size_t)n + 1, sizeof(int64_t));
-  if (!deg || !rowptr) { free(deg); free(rowptr); return ci_set_error(CI_ENOMEM, "%s: out of memory", where); }
-  double total = 0;
-  for (int32_t i = 0; i < n; i++) { deg[i] = exp(gen_normal(&r)); total += deg[i]; }
-  for (int32_t i = 0; i < n; i++) {
-    double k = floor(deg[i] / total * (double)nnz + 0.5);
-    if (k < 1) k = 1;
-    if (k > n - 1) k = n - 1;
-    rowptr[i + 1] = rowptr[i] + (int64_t)k;
+  int32_t *col = NULL;
+  float *val = NULL, *sign = NULL;
+  ci_csr *m = NULL;
+  int64_t w = -1;
+  if (rowptr && draw_in_degrees(&r, n, nnz, rowptr) == 0) {
+    col = malloc(sizeof(int32_t) * (size_t)rowptr[n]);
+    val = malloc(sizeof(float) * (size_t)rowptr[n]);
+    sign = malloc(sizeof(float) * (size_t)n);
   }
-  free(deg);
-  int64_t cap = rowptr[n];
-  int32_t *col = malloc(sizeof(int32_t) * (size_t)cap);
-  float *val = malloc(sizeof(float) * (size_t)cap);
-  float *sign = malloc(sizeof(float) * (size_t)n);
-  double *cnt = NULL;
-  if (!col || !val || !sign) goto oom;
-  for (int32_t j = 0; j < n; j++) sign[j] = gen_uniform(&r) < 0.3 ? -1.0f : 1.0f;
-  int64_t w = 0;
-  int64_t maxk = 0;
-  for (int32_t i = 0; i < n; i++) if (rowptr[i + 1] - rowptr[i] > maxk) maxk = rowptr[i + 1] - rowptr[i];
-  cnt = malloc(sizeof(double) * (size_t)(maxk ? maxk : 1));
-  int32_t *tmp = malloc(sizeof(int32_t) * (size_t)(maxk ? maxk : 1));
-  if (!cnt || !tmp) { free(tmp); goto oom; }
-  int64_t start = 0;
-  for (int32_t i = 0; i < n; i++) {
-    int64_t k = rowptr[i + 1] - start;
-    for (int64_t e = 0; e < k; e++) tmp[e] = (int32_t)(gen_next(&r) % (uint64_t)n);
-    qsort(tmp, (size_t)k, sizeof(int32_t), cmp_i32);
-    /* counts are drawn per connection in sorted order, duplicates summed */
-    int64_t row0 = w, m = 0;
-    double sum = 0;
-    for (int64_t e = 0; e < k; e++) {
-      double c = exp(gen_normal(&r));
-      sum += c;
-      if (m > 0 && col[w - 1] == tmp[e]) { cnt[m - 1] += c; continue; }
-      col[w] = tmp[e]; cnt[m] = c; w++; m++;
-    }
-    for (int64_t e = 0; e < m; e++) val[row0 + e] = (float)(cnt[e] / sum) * sign[col[row0 + e]];
-    start = rowptr[i + 1];
-    rowptr[i + 1] = w;
+  if (col && val && sign) {
+    for (int32_t j = 0; j < n; j++) sign[j] = gen_uniform(&r) < 0.3 ? -1.0f : 1.0f;
+    w = draw_rows(&r, n, rowptr, sign, col, val);
   }
-  free(tmp);
-  free(cnt); cnt = NULL;
-  ci_csr *m = calloc(1, sizeof *m);
-  if (!m) goto oom;
+  free(sign);
+  if (w >= 0) m = calloc(1, sizeof *m);
+  if (!m) {
+    free(rowptr); free(col); free(val);
+    return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld connections", where, (long long)nnz);
+  }
+  /* the arrays become the matrix's, shrunk to the nonzeros kept */
+  int32_t *c2 = realloc(col, sizeof(int32_t) * (size_t)(w ? w : 1));
+  float *v2 = realloc(val, sizeof(float) * (size_t)(w ? w : 1));
   m->nrows = m->ncols = n;
   m->nnz = w;
   m->rowptr = rowptr;
-  m->colidx = realloc(col, sizeof(int32_t) * (size_t)(w ? w : 1));
-  m->vals = realloc(val, sizeof(float) * (size_t)(w ? w : 1));
+  m->colidx = c2 ? c2 : col;
+  m->vals = v2 ? v2 : val;
   m->refcount = 1;
-  free(sign);
   *out = m;
   return CI_OK;
-oom:
-  free(rowptr); free(col); free(val); free(sign); free(cnt);
-  return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld connections", where, (long long)nnz);
 }
 
 int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out) {

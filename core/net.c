@@ -2,30 +2,61 @@
  * transposes, per-group parameters), its accessors and its release. */
 #include "net_internal.h"
 
-#include <math.h>
-#include <string.h>
+/* 1 when the connection i <- j belongs to a divisive pair of groups. */
+static int is_divisive(const ci_net *net, const uint8_t *div_pairs, int32_t i, int32_t j) {
+  return div_pairs && div_pairs[(int64_t)net->group_of[j] * net->n_groups + net->group_of[i]];
+}
 
-static int split_weights(ci_net *net, const ci_csr *w, const uint8_t *div_pairs) {
-  int64_t nnz = w->nnz, nd = 0;
-  int32_t G = net->n_groups;
-  int32_t *rows = NULL, *cols = NULL, *drows = NULL, *dcols = NULL;
-  float *vals = NULL, *dvals = NULL;
+/* The number of divisive connections of w; an excitatory one is an error. */
+static int count_divisive(const ci_net *net, const ci_csr *w, const uint8_t *div_pairs,
+                          int64_t *nd) {
+  *nd = 0;
+  for (int32_t i = 0; i < w->nrows && div_pairs; i++)
+    for (int64_t e = w->rowptr[i]; e < w->rowptr[i + 1]; e++) {
+      const int32_t j = w->colidx[e];
+      if (!is_divisive(net, div_pairs, i, j)) continue;
+      if (w->vals[e] > 0)
+        return ci_set_error(CI_EINVAL,
+                            "ci_net_new: divisive_normalization: the connection from neuron "
+                            "%d to neuron %d has a positive weight (%g); divisive "
+                            "connections must be inhibitory (1-based indices)",
+                            j + 1, i + 1, (double)w->vals[e]);
+      (*nd)++;
+    }
+  return CI_OK;
+}
+
+/* The `count` connections of w that are divisive (divisive = 1) or ordinary
+ * (0), as a new matrix *m and its transpose *mt. */
+static int extract(const ci_net *net, const ci_csr *w, const uint8_t *div_pairs, int divisive,
+                   int64_t count, ci_csr **m, ci_csr **mt) {
+  const size_t cap = (size_t)(count ? count : 1);
+  int32_t *rows = malloc(sizeof *rows * cap), *cols = malloc(sizeof *cols * cap);
+  float *vals = malloc(sizeof *vals * cap);
   int rc = CI_OK;
-  if (div_pairs) {
+  if (!rows || !cols || !vals) {
+    rc = ci_set_error(CI_ENOMEM, "ci_net_new: out of memory for %lld connections",
+                      (long long)count);
+  } else {
+    int64_t a = 0;
     for (int32_t i = 0; i < w->nrows; i++)
-      for (int64_t e = w->rowptr[i]; e < w->rowptr[i + 1]; e++) {
-        int32_t j = w->colidx[e];
-        if (div_pairs[(int64_t)net->group_of[j] * G + net->group_of[i]]) {
-          if (w->vals[e] > 0)
-            return ci_set_error(CI_EINVAL,
-                                "ci_net_new: divisive_normalization: the connection from neuron "
-                                "%d to neuron %d has a positive weight (%g); divisive "
-                                "connections must be inhibitory (1-based indices)",
-                                j + 1, i + 1, (double)w->vals[e]);
-          nd++;
+      for (int64_t e = w->rowptr[i]; e < w->rowptr[i + 1]; e++)
+        if (is_divisive(net, div_pairs, i, w->colidx[e]) == divisive) {
+          rows[a] = i; cols[a] = w->colidx[e]; vals[a] = w->vals[e]; a++;
         }
-      }
+    rc = ci_csr_from_coo(w->nrows, w->ncols, count, rows, cols, vals, m);
+    if (!rc) rc = ci_csr_transpose(*m, mt);
   }
+  free(rows); free(cols); free(vals);
+  return rc;
+}
+
+/* The weights split into the ordinary part (w, wt) and the divisive one (wd,
+ * wdt; NULL when there is none). */
+static int split_weights(ci_net *net, const ci_csr *w, const uint8_t *div_pairs) {
+  int64_t nd;
+  int rc = count_divisive(net, w, div_pairs, &nd);
+  if (rc) return rc;
   if (nd == 0) {
     /* nothing divisive: share the caller's matrix (immutable) and its cached
      * transpose instead of copying 2 x 8 bytes per connection */
@@ -33,47 +64,15 @@ static int split_weights(ci_net *net, const ci_csr *w, const uint8_t *div_pairs)
     ci_csr_retain(net->w);
     return ci_csr_transposed(net->w, &net->wt);
   }
-  int64_t nm = nnz - nd;
-  rows = malloc(sizeof *rows * (size_t)(nm ? nm : 1));
-  cols = malloc(sizeof *cols * (size_t)(nm ? nm : 1));
-  vals = malloc(sizeof *vals * (size_t)(nm ? nm : 1));
-  drows = malloc(sizeof *drows * (size_t)(nd ? nd : 1));
-  dcols = malloc(sizeof *dcols * (size_t)(nd ? nd : 1));
-  dvals = malloc(sizeof *dvals * (size_t)(nd ? nd : 1));
-  if (!rows || !cols || !vals || !drows || !dcols || !dvals) {
-    rc = ci_set_error(CI_ENOMEM, "ci_net_new: out of memory for %lld connections",
-                      (long long)nnz);
-    goto done;
-  }
-  int64_t a = 0, b = 0;
-  for (int32_t i = 0; i < w->nrows; i++)
-    for (int64_t e = w->rowptr[i]; e < w->rowptr[i + 1]; e++) {
-      int32_t j = w->colidx[e];
-      if (div_pairs && div_pairs[(int64_t)net->group_of[j] * G + net->group_of[i]]) {
-        drows[b] = i; dcols[b] = j; dvals[b] = w->vals[e]; b++;
-      } else {
-        rows[a] = i; cols[a] = j; vals[a] = w->vals[e]; a++;
-      }
-    }
-  if ((rc = ci_csr_from_coo(w->nrows, w->ncols, nm, rows, cols, vals, &net->w))) goto done;
-  if ((rc = ci_csr_transpose(net->w, &net->wt))) goto done;
-  if (nd > 0) {
-    if ((rc = ci_csr_from_coo(w->nrows, w->ncols, nd, drows, dcols, dvals, &net->wd))) goto done;
-    if ((rc = ci_csr_transpose(net->wd, &net->wdt))) goto done;
-  }
-done:
-  free(rows); free(cols); free(vals); free(drows); free(dcols); free(dvals);
-  return rc;
+  if ((rc = extract(net, w, div_pairs, 0, w->nnz - nd, &net->w, &net->wt))) return rc;
+  return extract(net, w, div_pairs, 1, nd, &net->wd, &net->wdt);
 }
 
-int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
-  if (!out) return ci_set_error(CI_EINVAL, "ci_net_new: out is NULL");
-  *out = NULL;
-  if (!w || !spec) return ci_set_error(CI_EINVAL, "ci_net_new: weights and spec are required");
+/* The spec's shape checks (the values are checked as they are copied). */
+static int check_spec(const ci_csr *w, const ci_net_spec *spec) {
   if (w->nrows != w->ncols)
     return ci_set_error(CI_EINVAL, "ci_net_new: all_weights must be square, got %d x %d",
                         w->nrows, w->ncols);
-  int32_t n = w->nrows;
   if (spec->kind != CI_NET_MULTILAYERED && spec->kind != CI_NET_LINEAR)
     return ci_set_error(CI_EINVAL, "ci_net_new: unknown network kind %d", spec->kind);
   if (spec->num_layers < 1)
@@ -89,12 +88,64 @@ int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
   if (spec->n_groups > 0 && (!spec->init_slope || !spec->init_raw_bias || !spec->init_tau ||
                              !spec->init_div_strength))
     return ci_set_error(CI_EINVAL, "ci_net_new: per-group initial parameters are missing");
+  return CI_OK;
+}
 
+/* The sensory neurons: slot -> neuron and neuron -> slot (or -1). */
+static int set_sensory(ci_net *net, const ci_net_spec *spec) {
+  const int32_t n = net->n;
+  net->sensory = malloc(sizeof(int32_t) * (size_t)(spec->n_sensory ? spec->n_sensory : 1));
+  net->slot_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!net->sensory || !net->slot_of) return ci_set_error(CI_ENOMEM, "ci_net_new: out of memory");
+  for (int32_t i = 0; i < n; i++) net->slot_of[i] = -1;
+  for (int32_t s = 0; s < spec->n_sensory; s++) {
+    int32_t i = spec->sensory[s];
+    if (i < 0 || i >= n)
+      return ci_set_error(CI_EINVAL, "ci_net_new: sensory_indices[%d] = %d is out of range 1..%d",
+                          s + 1, i + 1, n);
+    if (net->slot_of[i] >= 0)
+      return ci_set_error(CI_EINVAL,
+                          "ci_net_new: sensory_indices[%d] = %d repeats sensory_indices[%d]",
+                          s + 1, i + 1, net->slot_of[i] + 1);
+    net->slot_of[i] = s;
+    net->sensory[s] = i;
+  }
+  return CI_OK;
+}
+
+/* The groups and their parameters (slope, raw bias, tau, divisive strength). */
+static int set_groups(ci_net *net, const ci_net_spec *spec) {
+  const int32_t n = net->n;
+  net->group_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!net->group_of) return ci_set_error(CI_ENOMEM, "ci_net_new: out of memory");
+  for (int32_t i = 0; i < n; i++) {
+    int32_t g = spec->group_of[i];
+    if (g < 0 || g >= spec->n_groups)
+      return ci_set_error(CI_EINVAL,
+                          "ci_net_new: idx_to_group[%d] = group %d is out of range 1..%d", i + 1,
+                          g + 1, spec->n_groups);
+    net->group_of[i] = g;
+  }
+  int64_t gshape[1] = {spec->n_groups};
+  const float *init[4] = {spec->init_slope, spec->init_raw_bias, spec->init_tau,
+                          spec->init_div_strength};
+  int rc = CI_OK;
+  for (int k = 0; k < 4 && !rc; k++) rc = ci_tensor_from_floats(1, gshape, init[k], &net->param[k]);
+  return rc;
+}
+
+int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
+  if (!out) return ci_set_error(CI_EINVAL, "ci_net_new: out is NULL");
+  *out = NULL;
+  if (!w || !spec) return ci_set_error(CI_EINVAL, "ci_net_new: weights and spec are required");
+  int rc = check_spec(w, spec);
+  if (rc) return rc;
   ci_net *net = calloc(1, sizeof *net);
   if (!net) return ci_set_error(CI_ENOMEM, "ci_net_new: out of memory");
   net->refcount = 1;
+  cn_pool_init_host(&net->pool);
   net->kind = spec->kind;
-  net->n = n;
+  net->n = w->nrows;
   net->num_layers = spec->num_layers;
   net->threshold = (float)spec->threshold;
   net->n_sensory = spec->n_sensory;
@@ -102,49 +153,11 @@ int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
   net->slope0 = (float)spec->slope;
   net->bias0 = (float)spec->bias;
   net->tau0 = (float)spec->tau;
-  int rc = CI_OK;
-  net->sensory = malloc(sizeof(int32_t) * (size_t)(spec->n_sensory ? spec->n_sensory : 1));
-  net->slot_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-  if (!net->sensory || !net->slot_of) { rc = ci_set_error(CI_ENOMEM, "ci_net_new: out of memory"); goto fail; }
-  for (int32_t i = 0; i < n; i++) net->slot_of[i] = -1;
-  for (int32_t s = 0; s < spec->n_sensory; s++) {
-    int32_t i = spec->sensory[s];
-    if (i < 0 || i >= n) {
-      rc = ci_set_error(CI_EINVAL, "ci_net_new: sensory_indices[%d] = %d is out of range 1..%d",
-                        s + 1, i + 1, n);
-      goto fail;
-    }
-    if (net->slot_of[i] >= 0) {
-      rc = ci_set_error(CI_EINVAL,
-                        "ci_net_new: sensory_indices[%d] = %d repeats sensory_indices[%d]",
-                        s + 1, i + 1, net->slot_of[i] + 1);
-      goto fail;
-    }
-    net->slot_of[i] = s;
-    net->sensory[s] = i;
+  if (!(rc = set_sensory(net, spec)) && (spec->n_groups == 0 || !(rc = set_groups(net, spec))) &&
+      !(rc = split_weights(net, w, spec->div_pairs))) {
+    *out = net;
+    return CI_OK;
   }
-  if (spec->n_groups > 0) {
-    net->group_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    if (!net->group_of) { rc = ci_set_error(CI_ENOMEM, "ci_net_new: out of memory"); goto fail; }
-    for (int32_t i = 0; i < n; i++) {
-      int32_t g = spec->group_of[i];
-      if (g < 0 || g >= spec->n_groups) {
-        rc = ci_set_error(CI_EINVAL, "ci_net_new: idx_to_group[%d] = group %d is out of range 1..%d",
-                          i + 1, g + 1, spec->n_groups);
-        goto fail;
-      }
-      net->group_of[i] = g;
-    }
-    int64_t gshape[1] = {spec->n_groups};
-    const float *init[4] = {spec->init_slope, spec->init_raw_bias, spec->init_tau,
-                            spec->init_div_strength};
-    for (int k = 0; k < 4; k++)
-      if ((rc = ci_tensor_from_floats(1, gshape, init[k], &net->param[k]))) goto fail;
-  }
-  if ((rc = split_weights(net, w, spec->div_pairs))) goto fail;
-  *out = net;
-  return CI_OK;
-fail:
   ci_net_release(net);
   return rc;
 }
@@ -164,32 +177,8 @@ void ci_net_release(ci_net *net) {
   ci_csr_release(net->wdt);
   for (int k = 0; k < 4; k++) ci_tensor_release(net->param[k]);
   ci_net_to_device(net, CI_DEVICE_CPU); /* frees the GPU copy, if any */
-  for (int32_t k = 0; k < net->n_pooled; k++) ci_free_aligned(net->pool_ptr[k]);
+  cn_pool_clear(&net->pool);
   free(net);
-}
-
-void *net_buf_get(ci_net *net, size_t bytes, int *ok) {
-  for (int32_t k = net->n_pooled - 1; k >= 0; k--)
-    if (net->pool_bytes[k] == bytes) {
-      void *p = net->pool_ptr[k];
-      net->n_pooled--;
-      net->pool_ptr[k] = net->pool_ptr[net->n_pooled];
-      net->pool_bytes[k] = net->pool_bytes[net->n_pooled];
-      *ok = 1;
-      return p;
-    }
-  return ci_alloc_aligned(bytes, ok);
-}
-
-void net_buf_put(ci_net *net, void *p, size_t bytes) {
-  if (!p) return;
-  if (net->n_pooled < 64) {
-    net->pool_ptr[net->n_pooled] = p;
-    net->pool_bytes[net->n_pooled] = bytes;
-    net->n_pooled++;
-  } else {
-    ci_free_aligned(p);
-  }
 }
 
 int32_t ci_net_num_neurons(const ci_net *net) { return net ? net->n : 0; }
@@ -218,36 +207,5 @@ int ci_net_param(ci_net *net, int which, ci_tensor **out) {
     return ci_set_error(CI_EINVAL, "ci_net_param: unknown parameter %d", which);
   *out = net->param[which];
   ci_tensor_retain(*out);
-  return CI_OK;
-}
-
-int net_product_is_sparse(const ci_csr *A, const float *X, int64_t B) {
-  /* nonzero rows of X, counted with an early exit past 10 % */
-  const int64_t ncols = A->ncols, limit = ncols / 10;
-  int64_t active = 0;
-  for (int64_t j = 0; j < ncols && active <= limit; j++) {
-    const float *xr = X + j * B;
-    for (int64_t b = 0; b < B; b++)
-      if (xr[b] != 0.0f) { active++; break; }
-  }
-  return active <= limit;
-}
-
-int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
-                int accumulate) {
-  const int64_t ncols = A->ncols, nrows = A->nrows;
-  if (!At || !net_product_is_sparse(A, X, B)) return ci_csr_spmm(A, X, B, Y, accumulate);
-  if (!accumulate) memset(Y, 0, sizeof(float) * (size_t)nrows * (size_t)B);
-  for (int64_t j = 0; j < ncols; j++) {
-    const float *xr = X + j * B;
-    int nz = 0;
-    for (int64_t b = 0; b < B; b++) nz |= xr[b] != 0.0f;
-    if (!nz) continue;
-    for (int64_t e = At->rowptr[j]; e < At->rowptr[j + 1]; e++) {
-      float *yr = Y + (int64_t)At->colidx[e] * B;
-      const float w = At->vals[e];
-      for (int64_t b = 0; b < B; b++) yr[b] += w * xr[b];
-    }
-  }
   return CI_OK;
 }

@@ -1,9 +1,57 @@
-/* net_internal.h: the network object and the state a recorded forward keeps
- * for its backward; shared by net.c, net_forward.c and net_backward.c. */
+/* net_internal.h: the network object, the state of a pass and the private
+ * functions of the network engine (prefix cn_, hidden from the library's
+ * exports like everything outside core/cinterp.h). Who holds what:
+ *   net.c           the network object: build, accessors, release
+ *   net_pool.c      buffer pools that follow the batch size of the work
+ *   net_step.h      the elementwise maths of one timestep (CPU and GPU)
+ *   net_forward.c   a pass on the CPU: setup, one step, the forward driver
+ *   net_backward.c  the backward driver on the CPU (checkpointed chunks recomputed)
+ *   net_tape.c      ci_net_forward / ci_net_vjp: the tape node and the
+ *                   parameter gradients, for either device
+ *   kernels/net.cu  the pass on the GPU (the same interface, cn_backend) */
 #ifndef CI_NET_INTERNAL_H
 #define CI_NET_INTERNAL_H
 
 #include "internal.h"
+
+/* ---- buffer pools (net_pool.c) ---- */
+
+#define CN_POOL_SLOTS 64
+
+/* Buffers of finished passes kept for the next ones (no page faults, no
+ * cudaMalloc per iteration of an optimisation loop). Every buffer belongs to
+ * the pass shape (`key`, see cn_pass_key) it was taken for: a pass of another
+ * shape releases what the pool holds, so the memory follows the work. */
+typedef struct cn_pool {
+  int (*alloc)(void **p, size_t bytes, const char *where); /* status; *p NULL for 0 bytes */
+  void (*release)(void *p, size_t bytes);
+  int64_t key;             /* shape of the buffers held; -1 for none yet */
+  int32_t n;               /* buffers held */
+  void *ptr[CN_POOL_SLOTS];
+  size_t bytes[CN_POOL_SLOTS];
+} cn_pool;
+
+/* The key of a pass: batch size and number of layers. */
+static inline int64_t cn_pass_key(int64_t B, int32_t L) { return B * 4096 + (L & 4095); }
+
+/* An empty pool over the given allocator (status; *p NULL for 0 bytes) and
+ * its release. */
+void cn_pool_init(cn_pool *pool, int (*alloc)(void **p, size_t bytes, const char *where),
+                  void (*release)(void *p, size_t bytes));
+/* A pool over host memory (64-byte aligned; big buffers mapped straight from
+ * the system so that releasing them returns them). */
+void cn_pool_init_host(cn_pool *pool);
+/* A buffer of `bytes` for a pass of shape `key` into *out: a held one of that
+ * size, else a fresh one. A key other than the pool's releases every held
+ * buffer first. Returns CI_OK or CI_ENOMEM (error set, naming where). */
+int cn_pool_get(cn_pool *pool, int64_t key, size_t bytes, void **out, const char *where);
+/* Gives a buffer back (NULL is ignored); kept when it belongs to the pool's
+ * current key and a slot is free, else released. */
+void cn_pool_put(cn_pool *pool, int64_t key, void *p, size_t bytes);
+/* Releases every held buffer. */
+void cn_pool_clear(cn_pool *pool);
+
+/* ---- the network ---- */
 
 struct ci_net {
   int32_t refcount;
@@ -23,71 +71,103 @@ struct ci_net {
   int64_t last_stored_bytes;
   int32_t on_device;       /* 1: the weights also live on the GPU (ci_net_to_device) */
   void *dev;               /* the device copy (kernels/net.cu), NULL on the CPU */
-  /* buffers of finished passes, reused by the next ones (no page faults per
-   * iteration of an optimisation loop); freed with the network */
-  int32_t n_pooled;
-  void *pool_ptr[64];
-  size_t pool_bytes[64];
+  cn_pool pool;            /* host buffers of finished passes */
 };
 
 /* Per-neuron parameters expanded for one pass (a snapshot at forward time). */
-typedef struct net_coeffs {
+typedef struct cn_coeffs {
   float *k;      /* slope */
   float *c;      /* bias */
   float *tau;    /* effective tau */
   float *sig;    /* divisive strength of each neuron's group (as a pre), or NULL */
-} net_coeffs;
+} cn_coeffs;
 
-/* Everything a pass needs: the network, the snapshot, the input, the
- * manipulations sorted by layer. */
-typedef struct net_pass {
+/* What a pass needs on either device: the network, the shape, the coefficient
+ * snapshot and the manipulations sorted by layer (all host memory). */
+typedef struct cn_pass {
   ci_net *net;
   int64_t B;
   int32_t L;
-  const float *u;          /* input (B, S, L) */
-  net_coeffs co;
+  int64_t key;             /* cn_pass_key(B, L): its buffers' pool key */
+  cn_coeffs co;
   ci_manip *manip;         /* copy, sorted by layer */
   int64_t n_manip;
   int64_t *manip_start;    /* L + 1 offsets into manip per layer */
-  float *pbuf;             /* scratch slab for p_t when it is not kept */
-} net_pass;
+} cn_pass;
 
-/* The state a recorded forward keeps (the tape node's ctx). */
-typedef struct net_state {
-  net_pass pass;
+/* Checks the input's shape (B, S, L) and the manipulations, snapshots the
+ * coefficients and sorts the manipulations. Never reads the input's data. */
+int cn_pass_init(cn_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
+                 int64_t n_manip, const char *where);
+void cn_pass_free(cn_pass *ps);
+
+/* ---- a pass on the CPU (net_forward.c, net_backward.c) ---- */
+
+/* The state a recorded forward keeps for its backward. */
+typedef struct cn_state {
+  cn_pass pass;
   int32_t ck;              /* checkpoint interval (0 = keep everything) */
+  const float *u;          /* the input's data (B, S, L) */
   float **x;               /* L + 1 slabs n x B (NULL where not kept) */
   float **p;               /* L slabs (index t-1 for step t), NULL where not kept */
+  float *pbuf;             /* scratch slab for p_t when it is not kept */
   ci_tensor *input;        /* retained */
-} net_state;
+} cn_state;
 
-/* Y (+)= A X for n x B slabs. When few rows of X are nonzero (the input step,
- * the first steps of a backward from a few target neurons) the product is
- * pushed through the transpose At over the nonzero rows only (sequential,
- * so deterministic); otherwise it is the row-parallel pull of ci_csr_spmm. */
-int net_product(const ci_csr *A, const ci_csr *At, const float *X, int64_t B, float *Y,
-                int accumulate);
-/* 1 when at most 10 % of the rows of X (ncols x B) have a nonzero entry. */
-int net_product_is_sparse(const ci_csr *A, const float *X, int64_t B);
+/* One step t (1-based): x_prev -> x, with p_t = W x_prev written to p. */
+void cn_step_forward(const cn_state *st, int32_t t, const float *x_prev, float *x, float *p);
 
-/* A buffer of `bytes` (64-byte aligned) from the network's pool or fresh;
- * *ok = 0 on allocation failure. net_buf_put gives it back (NULL is ignored). */
-void *net_buf_get(ci_net *net, size_t bytes, int *ok);
-void net_buf_put(ci_net *net, void *p, size_t bytes);
+/* The input of layer t + 1 (t < L) to neuron i, batch column b at
+ * [b * cn_input_stride(st)], or NULL when i is not sensory or t = L. The same
+ * offsets address the input's gradient. */
+static inline int64_t cn_input_stride(const cn_state *st) {
+  return (int64_t)st->pass.net->n_sensory * st->pass.L;
+}
+static inline int64_t cn_input_offset(const cn_state *st, int32_t i, int32_t t) {
+  const int32_t slot = st->pass.net->slot_of[i];
+  return slot < 0 || t >= st->pass.L ? -1 : (int64_t)slot * st->pass.L + t;
+}
 
-int net_pass_init(net_pass *ps, ci_net *net, const ci_tensor *input, const ci_manip *manip,
-                  int64_t n_manip, const char *where);
-void net_pass_free(net_pass *ps);
-/* x0 (n x B) from the input's first layer. */
-void net_place_input(const net_pass *ps, float *x0);
-/* One step t (1-based): x_prev -> x (and p, if p != NULL). */
-void net_step_forward(const net_pass *ps, int32_t t, const float *x_prev, float *x, float *p);
-void net_state_free(net_state *st);
-/* Backward over a state: grad_out (B, n, L) -> grads (each optional). */
-int net_backward(net_state *st, const float *grad_out, float *grad_u, float *grad_x,
-                 double *g_k, double *g_c, double *g_tau, double *g_sig);
-/* Reduces per-neuron gradient sums into parameter gradients (double -> tensor grads). */
-int net_accumulate_param_grads(ci_net *net, const net_coeffs *co, double *g_k, double *g_c,
-                               double *g_tau, double *g_sig, ci_tensor **grads_out);
+/* The divisive term of row i, batch column b: the sum over the divisive
+ * connections i <- j of w * sig[j] * x[j, b]. */
+static inline float cn_row_divisive(const ci_csr *wd, const float *sig, int32_t i, const float *x,
+                                    int64_t B, int64_t b) {
+  float d = 0.0f;
+  for (int64_t e = wd->rowptr[i]; e < wd->rowptr[i + 1]; e++) {
+    const int32_t j = wd->colidx[e];
+    d += wd->vals[e] * sig[j] * x[(int64_t)j * B + b];
+  }
+  return d;
+}
+
+/* ---- either device: the interface the tape glue (net_tape.c) drives ---- */
+
+/* Where a backward writes, all host memory, each optional (NULL). */
+typedef struct cn_grads {
+  float *u;                /* (B, S, L), zeroed: dLoss/du */
+  float *x;                /* (B, n, L): dLoss/dx_t for every t */
+  double *k, *c, *tau;     /* n each, zeroed: per-neuron sums (all three or none) */
+  double *sig;             /* one per divisive edge, zeroed */
+} cn_grads;
+
+typedef struct cn_backend {
+  const char *node_name;   /* the tape node's name */
+  /* Runs the forward; writes the (B, n, L) output as a host tensor into *out
+   * when out != NULL; keeps in a new *state what the backward needs when
+   * keep_for_grad. */
+  int (*forward)(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_manip,
+                 int32_t ck, int keep_for_grad, ci_tensor **out, void **state,
+                 const char *where);
+  /* The backward of a kept state for grad_out ((B, n, L), host, or NULL for 0). */
+  int (*backward)(void *state, const float *grad_out, const cn_grads *g, const char *where);
+  void (*free_state)(void *state);
+} cn_backend;
+
+/* The CPU's backend (net_forward.c, net_backward.c). */
+int cn_cpu_forward(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_manip,
+                   int32_t ck, int keep_for_grad, ci_tensor **out, void **state,
+                   const char *where);
+int cn_cpu_backward(void *state, const float *grad_out, const cn_grads *g, const char *where);
+void cn_cpu_free_state(void *state);
 
 #endif

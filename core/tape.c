@@ -152,23 +152,63 @@ oom:
   return ci_set_error(CI_ENOMEM, "ci_tensor_backward: out of memory for the graph walk");
 }
 
-int ci_tensor_backward(ci_tensor *t, const ci_tensor *grad) {
-  const char *W = "ci_tensor_backward";
-  if (!t) return ci_set_error(CI_EINVAL, "%s: t is NULL", W);
+/* Drops the accumulated output gradients of the nodes (left by an earlier
+ * failed pass, or by this one). */
+static void release_accums(ci_node **order, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    ci_tensor_release(order[i]->grad_accum);
+    order[i]->grad_accum = NULL;
+  }
+}
+
+/* One node's backward: its inputs' gradients from its accumulated output
+ * gradient, added to their own nodes' accumulators (or, for leaves, to their
+ * grad). An error is reported as arising in that node. */
+static int run_node(ci_node *node, const char *W) {
+  ci_tensor *g = node->grad_accum;
+  if (!g) return CI_OK;
+  ci_tensor *gin[CI_NODE_MAX_INPUTS] = {0};
+  int rc = node->backward(node, g, gin);
+  const char *name = node->name ? node->name : "?";
+  if (rc && !strstr(ci_last_error(), name)) {
+    char msg[900];
+    snprintf(msg, sizeof msg, "%s", ci_last_error());
+    ci_set_error(rc, "%s: in the backward of '%s': %s", W, name, msg);
+  }
+  for (int i = 0; i < node->n_inputs; i++) {
+    if (!gin[i]) continue;
+    ci_tensor *in = node->inputs[i];
+    if (!rc && in && in->grad_on) {
+      if (in->grad_fn) rc = accumulate(&in->grad_fn->grad_accum, gin[i], in, node->name);
+      else rc = accumulate(&in->grad_t, gin[i], in, node->name);
+    }
+    ci_tensor_release(gin[i]);
+  }
+  ci_tensor_release(node->grad_accum);
+  node->grad_accum = NULL;
+  return rc;
+}
+
+/* The gradient that starts the walk: grad, or 1 for a one-element tensor. */
+static int backward_seed(ci_tensor *t, const ci_tensor *grad, ci_tensor **seed, const char *W) {
   if (!t->grad_on)
     return ci_set_error(CI_ESTATE, "%s: the tensor does not require grad (no leaf it was "
                         "computed from has requires_grad set, or it was computed under no_grad)", W);
-  if (grad) {
-    if (grad->nel != t->nel)
-      return ci_set_error(CI_EINVAL, "%s: grad has %lld elements, the tensor has %lld", W,
-                          (long long)grad->nel, (long long)t->nel);
-  } else if (t->nel != 1) {
+  if (grad && grad->nel != t->nel)
+    return ci_set_error(CI_EINVAL, "%s: grad has %lld elements, the tensor has %lld", W,
+                        (long long)grad->nel, (long long)t->nel);
+  if (!grad && t->nel != 1)
     return ci_set_error(CI_EINVAL, "%s: grad can be omitted only for a one-element tensor "
                         "(this one has %lld elements); pass grad", W, (long long)t->nel);
-  }
+  return grad ? ci_tensor_from_floats(t->ndim, t->shape, grad->data, seed)
+              : ci_tensor_full(t->ndim, t->shape, 1.0, seed);
+}
+
+int ci_tensor_backward(ci_tensor *t, const ci_tensor *grad) {
+  const char *W = "ci_tensor_backward";
+  if (!t) return ci_set_error(CI_EINVAL, "%s: t is NULL", W);
   ci_tensor *seed = NULL;
-  int rc = grad ? ci_tensor_from_floats(t->ndim, t->shape, grad->data, &seed)
-                : ci_tensor_full(t->ndim, t->shape, 1.0, &seed);
+  int rc = backward_seed(t, grad, &seed, W);
   if (rc) return rc;
   if (!t->grad_fn) {   /* a leaf */
     rc = accumulate(&t->grad_t, seed, t, "backward");
@@ -178,41 +218,13 @@ int ci_tensor_backward(ci_tensor *t, const ci_tensor *grad) {
   ci_node **order = NULL;
   int64_t n = 0;
   if ((rc = collect(t->grad_fn, &order, &n))) { ci_tensor_release(seed); return rc; }
-  for (int64_t i = 0; i < n; i++) {   /* stale buffers of an earlier failed pass */
-    ci_tensor_release(order[i]->grad_accum);
-    order[i]->grad_accum = NULL;
-  }
+  release_accums(order, n);
   t->grad_fn->grad_accum = seed;
-  int old_mode = grad_mode, old_in = in_backward;
+  const int old_mode = grad_mode, old_in = in_backward;
   grad_mode = 0;
   in_backward = 1;
-  for (int64_t k = n - 1; k >= 0 && !rc; k--) {
-    ci_node *node = order[k];
-    ci_tensor *g = node->grad_accum;
-    if (!g) continue;
-    ci_tensor *gin[CI_NODE_MAX_INPUTS] = {0};
-    rc = node->backward(node, g, gin);
-    if (rc && !strstr(ci_last_error(), node->name ? node->name : "?")) {
-      char msg[900];
-      snprintf(msg, sizeof msg, "%s", ci_last_error());
-      ci_set_error(rc, "%s: in the backward of '%s': %s", W, node->name ? node->name : "?", msg);
-    }
-    for (int i = 0; i < node->n_inputs; i++) {
-      if (!gin[i]) continue;
-      ci_tensor *in = node->inputs[i];
-      if (!rc && in && in->grad_on) {
-        if (in->grad_fn) rc = accumulate(&in->grad_fn->grad_accum, gin[i], in, node->name);
-        else rc = accumulate(&in->grad_t, gin[i], in, node->name);
-      }
-      ci_tensor_release(gin[i]);
-    }
-    ci_tensor_release(node->grad_accum);
-    node->grad_accum = NULL;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    ci_tensor_release(order[i]->grad_accum);
-    order[i]->grad_accum = NULL;
-  }
+  for (int64_t k = n - 1; k >= 0 && !rc; k--) rc = run_node(order[k], W);
+  release_accums(order, n);
   grad_mode = old_mode;
   in_backward = old_in;
   free(order);

@@ -607,45 +607,42 @@ static inline int better(int want_max, float v, float best) {
   return want_max ? v > best : v < best;
 }
 
-static int extreme(ci_tensor *a, int dim, int want_max, ci_tensor **values, ci_tensor **indices,
-                   const char *W) {
-  if (!values) return ci_set_error(CI_EINVAL, "%s: values is NULL", W);
-  *values = NULL;
-  if (indices) *indices = NULL;
+/* The maximum / minimum over the whole tensor: 0-d value and flat index. */
+static int extreme_all(ci_tensor *a, int want_max, ci_tensor **values, ci_tensor **indices,
+                       const char *W) {
+  if (a->nel == 0) return ci_set_error(CI_EINVAL, "%s: the tensor is empty (no maximum/minimum)", W);
+  int64_t best = 0;
+  for (int64_t i = 1; i < a->nel; i++)
+    if (better(want_max, a->data[i], a->data[best])) best = i;
   int rc;
-  if ((rc = check_arg(a, W, "a"))) return rc;
-  if (dim < -1) return ci_set_error(CI_EINVAL, "%s: dim %d is out of range -1..%d", W, dim, a->ndim - 1);
-  if (dim < 0) {
-    if (a->nel == 0)
-      return ci_set_error(CI_EINVAL, "%s: the tensor is empty (no maximum/minimum)", W);
-    int64_t best = 0;
-    for (int64_t i = 1; i < a->nel; i++)
-      if (better(want_max, a->data[i], a->data[best])) best = i;
-    if ((rc = ci_tensor_full(0, NULL, a->data[best], values))) return rc;
-    if (indices && (rc = ci_tensor_full(0, NULL, (double)best, indices))) {
-      ci_tensor_release(*values); *values = NULL;
-      return rc;
-    }
-    ci_node *node;
-    if ((rc = record(values, want_max ? "max" : "min", 1, &a, extreme_backward, &node))) {
-      if (indices) { ci_tensor_release(*indices); *indices = NULL; }
-      return rc;
-    }
-    if (node) { node->ints[0] = -1; node->ints[1] = best; }
-    return CI_OK;
+  if ((rc = ci_tensor_full(0, NULL, a->data[best], values))) return rc;
+  if (indices && (rc = ci_tensor_full(0, NULL, (double)best, indices))) {
+    ci_tensor_release(*values); *values = NULL;
+    return rc;
   }
+  ci_node *node;
+  if ((rc = record(values, want_max ? "max" : "min", 1, &a, extreme_backward, &node))) {
+    if (indices) { ci_tensor_release(*indices); *indices = NULL; }
+    return rc;
+  }
+  if (node) { node->ints[0] = -1; node->ints[1] = best; }
+  return CI_OK;
+}
+
+/* The maximum / minimum along dim: values and indices with dim dropped; the
+ * positions stay with the tape node for the backward. */
+static int extreme_dim(ci_tensor *a, int dim, int want_max, ci_tensor **values,
+                       ci_tensor **indices, const char *W) {
+  int rc;
   if ((rc = check_dim(a, dim, W))) return rc;
   if (a->shape[dim] == 0)
     return ci_set_error(CI_EINVAL, "%s: dim %d has size 0 (no maximum/minimum)", W, dim);
   int nd;
-  int64_t shape[4];
+  int64_t shape[4], outer, n, inner;
   drop_dim(a, dim, &nd, shape);
-  int64_t outer, n, inner;
   split_dim(a, dim, &outer, &n, &inner);
-  int ok;
   int64_t *pos = malloc((size_t)(outer * inner > 0 ? outer * inner : 1) * sizeof(int64_t));
-  ok = pos != NULL;
-  if (!ok) return ci_set_error(CI_ENOMEM, "%s: out of memory", W);
+  if (!pos) return ci_set_error(CI_ENOMEM, "%s: out of memory", W);
   if ((rc = new_tensor(nd, shape, values))) { free(pos); return rc; }
   if (indices && (rc = new_tensor(nd, shape, indices))) {
     free(pos);
@@ -676,6 +673,18 @@ static int extreme(ci_tensor *a, int dim, int want_max, ci_tensor **values, ci_t
     free(pos);
   }
   return CI_OK;
+}
+
+static int extreme(ci_tensor *a, int dim, int want_max, ci_tensor **values, ci_tensor **indices,
+                   const char *W) {
+  if (!values) return ci_set_error(CI_EINVAL, "%s: values is NULL", W);
+  *values = NULL;
+  if (indices) *indices = NULL;
+  int rc;
+  if ((rc = check_arg(a, W, "a"))) return rc;
+  if (dim < -1) return ci_set_error(CI_EINVAL, "%s: dim %d is out of range -1..%d", W, dim, a->ndim - 1);
+  return dim < 0 ? extreme_all(a, want_max, values, indices, W)
+                 : extreme_dim(a, dim, want_max, values, indices, W);
 }
 
 int ci_tensor_max(ci_tensor *a, int dim, ci_tensor **values, ci_tensor **indices) {
@@ -965,25 +974,14 @@ static int cat_backward(ci_node *node, const ci_tensor *g, ci_tensor **gin) {
   return CI_OK;
 }
 
-int ci_tensor_cat(int n, ci_tensor *const *list, int dim, ci_tensor **out) {
-  const char *W = "ci_tensor_cat";
-  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", W);
-  *out = NULL;
-  if (n < 1 || !list) return ci_set_error(CI_EINVAL, "%s: needs at least one tensor", W);
-  int rc;
-  for (int j = 0; j < n; j++) {
-    char nm[32];
-    snprintf(nm, sizeof nm, "list[%d]", j);
-    if ((rc = check_arg(list[j], W, nm))) return rc;
-  }
-  ci_tensor *a = list[0];
-  if (dim < 0 || dim >= a->ndim)
-    return ci_set_error(CI_EINVAL, "%s: dim %d is out of range 0..%d", W, dim, a->ndim - 1);
-  int64_t shape[4];
+/* The shape of the concatenation of list[0 .. n) along dim, after checking
+ * that every tensor matches the first one elsewhere. */
+static int cat_shape(int n, ci_tensor *const *list, int dim, int64_t shape[4], const char *W) {
+  const ci_tensor *a = list[0];
   for (int i = 0; i < 4; i++) shape[i] = a->shape[i];
   shape[dim] = 0;
   for (int j = 0; j < n; j++) {
-    ci_tensor *x = list[j];
+    const ci_tensor *x = list[j];
     int ok = x->ndim == a->ndim;
     for (int i = 0; ok && i < a->ndim; i++)
       if (i != dim && x->shape[i] != a->shape[i]) ok = 0;
@@ -996,28 +994,51 @@ int ci_tensor_cat(int n, ci_tensor *const *list, int dim, ci_tensor **out) {
     }
     shape[dim] += x->shape[dim];
   }
-  if (n > CI_NODE_MAX_INPUTS && records(n, list)) {
-    /* the tape takes at most CI_NODE_MAX_INPUTS inputs per node: cat in groups */
-    int ng = (n + CI_NODE_MAX_INPUTS - 1) / CI_NODE_MAX_INPUTS;
-    ci_tensor **parts = calloc((size_t)ng, sizeof *parts);
-    if (!parts) return ci_set_error(CI_ENOMEM, "%s: out of memory", W);
-    rc = CI_OK;
-    for (int k = 0; k < ng && !rc; k++) {
-      int lo = k * CI_NODE_MAX_INPUTS, cnt = n - lo < CI_NODE_MAX_INPUTS ? n - lo : CI_NODE_MAX_INPUTS;
-      rc = ci_tensor_cat(cnt, list + lo, dim, &parts[k]);
-    }
-    if (!rc) rc = ci_tensor_cat(ng, parts, dim, out);
-    for (int k = 0; k < ng; k++) ci_tensor_release(parts[k]);
-    free(parts);
-    return rc;
+  return CI_OK;
+}
+
+/* The tape takes at most CI_NODE_MAX_INPUTS inputs per node: a recorded cat
+ * of more tensors concatenates groups, then the groups. */
+static int cat_in_groups(int n, ci_tensor *const *list, int dim, ci_tensor **out, const char *W) {
+  const int ng = (n + CI_NODE_MAX_INPUTS - 1) / CI_NODE_MAX_INPUTS;
+  ci_tensor **parts = calloc((size_t)ng, sizeof *parts);
+  if (!parts) return ci_set_error(CI_ENOMEM, "%s: out of memory", W);
+  int rc = CI_OK;
+  for (int k = 0; k < ng && !rc; k++) {
+    const int lo = k * CI_NODE_MAX_INPUTS;
+    const int cnt = n - lo < CI_NODE_MAX_INPUTS ? n - lo : CI_NODE_MAX_INPUTS;
+    rc = ci_tensor_cat(cnt, list + lo, dim, &parts[k]);
   }
+  if (!rc) rc = ci_tensor_cat(ng, parts, dim, out);
+  for (int k = 0; k < ng; k++) ci_tensor_release(parts[k]);
+  free(parts);
+  return rc;
+}
+
+int ci_tensor_cat(int n, ci_tensor *const *list, int dim, ci_tensor **out) {
+  const char *W = "ci_tensor_cat";
+  if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", W);
+  *out = NULL;
+  if (n < 1 || !list) return ci_set_error(CI_EINVAL, "%s: needs at least one tensor", W);
+  int rc;
+  for (int j = 0; j < n; j++) {
+    char nm[32];
+    snprintf(nm, sizeof nm, "list[%d]", j);
+    if ((rc = check_arg(list[j], W, nm))) return rc;
+  }
+  const ci_tensor *a = list[0];
+  if (dim < 0 || dim >= a->ndim)
+    return ci_set_error(CI_EINVAL, "%s: dim %d is out of range 0..%d", W, dim, a->ndim - 1);
+  int64_t shape[4];
+  if ((rc = cat_shape(n, list, dim, shape, W))) return rc;
+  if (n > CI_NODE_MAX_INPUTS && records(n, list)) return cat_in_groups(n, list, dim, out, W);
   if ((rc = new_tensor(a->ndim, shape, out))) return rc;
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < dim; i++) outer *= shape[i];
   for (int i = dim + 1; i < a->ndim; i++) inner *= shape[i];
   int64_t off = 0;
   for (int j = 0; j < n; j++) {
-    int64_t nj = list[j]->shape[dim];
+    const int64_t nj = list[j]->shape[dim];
     for (int64_t p = 0; p < outer; p++)
       if (nj * inner > 0)
         memcpy((*out)->data + (p * shape[dim] + off) * inner, list[j]->data + p * nj * inner,
@@ -1039,7 +1060,6 @@ int ci_tensor_cat(int n, ci_tensor *const *list, int dim, ci_tensor **out) {
  * GEMM_BLOCK rows, each one sgemm call, spread over OpenMP threads. A block's
  * result does not depend on which thread computes it. */
 #define GEMM_BLOCK 64
-void openblas_set_num_threads(int num_threads);
 static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *A, const float *B,
                  float *Cm) {
   if (m == 0 || n == 0) return;

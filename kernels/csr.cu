@@ -1,27 +1,34 @@
 /* csr.cu: CSR matrices on the device and the sparse x dense product through
  * cuSPARSE's generic API (cusparseSpMM, dense operands row-major with the
- * batch innermost, as the CPU engine stores its state), with one workspace
- * kept in the context across timesteps and passes. */
+ * batch innermost, as the CPU engine stores its state). Each matrix keeps a
+ * plan per operand width (descriptors, workspace, preprocessing), so a pass
+ * creates no descriptor and allocates nothing after its first product. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.cuh"
 
-extern "C" int ci_cuda_spmm_ctx_init(ci_cuda_spmm_ctx *ctx, const char *where) {
-  memset(ctx, 0, sizeof *ctx);
+extern "C" int ci_cuda_sparse_new(void **handle, const char *where) {
+  *handle = NULL;
   cusparseHandle_t h = NULL;
   CI_SP(where, "cusparseCreate", cusparseCreate(&h));
-  ctx->handle = h;
+  *handle = h;
   return CI_OK;
 }
 
-extern "C" void ci_cuda_spmm_ctx_free(ci_cuda_spmm_ctx *ctx) {
-  if (ctx->handle) cusparseDestroy((cusparseHandle_t)ctx->handle);
-  ci_cuda_free(ctx->work);
-  memset(ctx, 0, sizeof *ctx);
+extern "C" void ci_cuda_sparse_free(void *handle) {
+  if (handle) cusparseDestroy((cusparseHandle_t)handle);
+}
+
+static void plan_free(ci_cuda_spmm_plan *p) {
+  if (p->dx) cusparseDestroyDnMat((cusparseDnMatDescr_t)p->dx);
+  if (p->dy) cusparseDestroyDnMat((cusparseDnMatDescr_t)p->dy);
+  ci_cuda_free(p->work);
+  memset(p, 0, sizeof *p);
 }
 
 extern "C" void ci_cuda_csr_free(ci_cuda_csr *m) {
+  for (int k = 0; k < CI_CUDA_PLANS; k++) plan_free(&m->plan[k]);
   if (m->desc) cusparseDestroySpMat((cusparseSpMatDescr_t)m->desc);
   ci_cuda_free(m->rowptr);
   ci_cuda_free(m->colidx);
@@ -85,47 +92,78 @@ extern "C" int ci_cuda_csr_upload(const ci_csr *m, ci_cuda_csr *out, const char 
   return rc;
 }
 
-extern "C" int ci_cuda_csr_spmm(ci_cuda_spmm_ctx *ctx, const ci_cuda_csr *A, const float *X,
-                                int64_t B, float *Y, int accumulate, const char *where) {
+#define SPMM_ALG CUSPARSE_SPMM_ALG_DEFAULT
+#define SPMM_OP CUSPARSE_OPERATION_NON_TRANSPOSE
+
+/* Sets up plan p of A for width B: dense descriptors over X and Y, the
+ * workspace, and the preprocessing that later products reuse. */
+static int plan_new(cusparseHandle_t h, const ci_cuda_csr *A, ci_cuda_spmm_plan *p,
+                    const float *X, int64_t B, float *Y, int accumulate, const char *where) {
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  cusparseDnMatDescr_t dx = NULL, dy = NULL;
+  p->B = B;
+  p->accumulate = accumulate;
+  CI_SP(where, "cusparseCreateDnMat",
+        cusparseCreateDnMat(&dx, A->ncols, B, B, (void *)X, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+  p->dx = dx;
+  CI_SP(where, "cusparseCreateDnMat",
+        cusparseCreateDnMat(&dy, A->nrows, B, B, Y, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+  p->dy = dy;
+  size_t need = 0;
+  CI_SP(where, "cusparseSpMM_bufferSize",
+        cusparseSpMM_bufferSize(h, SPMM_OP, SPMM_OP, &alpha, (cusparseSpMatDescr_t)A->desc, dx,
+                                &beta, dy, CUDA_R_32F, SPMM_ALG, &need));
+  int rc = ci_cuda_malloc(&p->work, need, where);
+  if (rc) return rc;
+  /* an algorithm without a preprocessing step may say so: then there is none */
+  const cusparseStatus_t st =
+      cusparseSpMM_preprocess(h, SPMM_OP, SPMM_OP, &alpha, (cusparseSpMatDescr_t)A->desc, dx,
+                              &beta, dy, CUDA_R_32F, SPMM_ALG, p->work);
+  if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
+    return ci_set_error(CI_EDEVICE, "%s: cusparseSpMM_preprocess failed: %s", where,
+                        cusparseGetErrorString(st));
+  return CI_OK;
+}
+
+/* A's plan for (B, accumulate): the existing one, or a new one in the next
+ * slot (the oldest plan makes room). */
+static int plan_for(cusparseHandle_t h, ci_cuda_csr *A, const float *X, int64_t B, float *Y,
+                    int accumulate, ci_cuda_spmm_plan **out, const char *where) {
+  for (int k = 0; k < CI_CUDA_PLANS; k++)
+    if (A->plan[k].B == B && A->plan[k].accumulate == accumulate) {
+      *out = &A->plan[k];
+      return CI_OK;
+    }
+  ci_cuda_spmm_plan *p = &A->plan[A->next_plan];
+  A->next_plan = (A->next_plan + 1) % CI_CUDA_PLANS;
+  plan_free(p);
+  int rc = plan_new(h, A, p, X, B, Y, accumulate, where);
+  if (rc) {
+    plan_free(p);
+    return rc;
+  }
+  *out = p;
+  return CI_OK;
+}
+
+extern "C" int ci_cuda_csr_spmm(void *handle, ci_cuda_csr *A, const float *X, int64_t B,
+                                float *Y, int accumulate, const char *where) {
   if (B <= 0 || A->nrows == 0) return CI_OK;
   if (A->nnz == 0) { /* nothing stored: Y = 0 (or unchanged) */
     if (accumulate) return CI_OK;
     return ci_cuda_memset0(Y, (size_t)A->nrows * (size_t)B * sizeof(float), where);
   }
-  cusparseHandle_t h = (cusparseHandle_t)ctx->handle;
-  cusparseDnMatDescr_t dx = NULL, dy = NULL;
+  cusparseHandle_t h = (cusparseHandle_t)handle;
+  ci_cuda_spmm_plan *p = NULL;
+  int rc = plan_for(h, A, X, B, Y, accumulate, &p, where);
+  if (rc) return rc;
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  int rc = CI_OK;
-  cusparseStatus_t s;
-  size_t need = 0;
-  const char *call = "cusparseCreateDnMat";
-  s = cusparseCreateDnMat(&dx, A->ncols, B, B, (void *)X, CUDA_R_32F, CUSPARSE_ORDER_ROW);
-  if (s == CUSPARSE_STATUS_SUCCESS)
-    s = cusparseCreateDnMat(&dy, A->nrows, B, B, Y, CUDA_R_32F, CUSPARSE_ORDER_ROW);
-  if (s == CUSPARSE_STATUS_SUCCESS) {
-    call = "cusparseSpMM_bufferSize";
-    s = cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
-                                (cusparseSpMatDescr_t)A->desc, dx, &beta, dy, CUDA_R_32F,
-                                CUSPARSE_SPMM_ALG_DEFAULT, &need);
-  }
-  if (s == CUSPARSE_STATUS_SUCCESS && need > ctx->work_bytes) {
-    ci_cuda_free(ctx->work);
-    ctx->work = NULL;
-    ctx->work_bytes = 0;
-    if ((rc = ci_cuda_malloc(&ctx->work, need, where))) goto done;
-    ctx->work_bytes = need;
-  }
-  if (s == CUSPARSE_STATUS_SUCCESS) {
-    call = "cusparseSpMM";
-    s = cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                     &alpha, (cusparseSpMatDescr_t)A->desc, dx, &beta, dy, CUDA_R_32F,
-                     CUSPARSE_SPMM_ALG_DEFAULT, ctx->work);
-  }
-  if (s != CUSPARSE_STATUS_SUCCESS)
-    rc = ci_set_error(CI_EDEVICE, "%s: %s failed: %s", where, call, cusparseGetErrorString(s));
-done:
-  if (dx) cusparseDestroyDnMat(dx);
-  if (dy) cusparseDestroyDnMat(dy);
-  return rc;
+  CI_SP(where, "cusparseDnMatSetValues",
+        cusparseDnMatSetValues((cusparseDnMatDescr_t)p->dx, (void *)X));
+  CI_SP(where, "cusparseDnMatSetValues", cusparseDnMatSetValues((cusparseDnMatDescr_t)p->dy, Y));
+  CI_SP(where, "cusparseSpMM",
+        cusparseSpMM(h, SPMM_OP, SPMM_OP, &alpha, (cusparseSpMatDescr_t)A->desc,
+                     (cusparseDnMatDescr_t)p->dx, &beta, (cusparseDnMatDescr_t)p->dy, CUDA_R_32F,
+                     SPMM_ALG, p->work));
+  return CI_OK;
 }

@@ -117,6 +117,18 @@ describe("asking for cuda without a GPU", function()
   end)
 end)
 
+describe("make gpu-check's script without a GPU", function()
+  it("says why and fails at once", function()
+    if GPU then pending("a GPU is present: `make gpu-check` runs it (minutes)") return end
+    local H = require "hostbin"
+    local p = io.popen(H.q(H.bin) .. " scripts/gpu_check.lua 2>&1; echo \"rc=$?\"")
+    local out = p:read("*a")
+    p:close()
+    assert.truthy(out:find("gpu-check: " .. WHY, 1, true), out)
+    assert.truthy(out:find("rc=1", 1, true), out)
+  end)
+end)
+
 describe("device options", function()
   it("reject an unknown device everywhere", function()
     local W = ci.sparse({ 2 }, { 1 }, { 1 }, 2, 2)
@@ -165,6 +177,79 @@ describe("ci_tensor_to on the CPU", function()
     assert.are.equal(1, t:get(1, 1))
     assert.are.equal(C.CI_EINVAL, C.ci_tensor_to(t, 7, out))
     assert.truthy(ffi.string(C.ci_last_error()):find("unknown device 7", 1, true))
+  end)
+end)
+
+describe("a tensor on the GPU seen from the host", function()
+  -- a host tensor marked as living on the GPU stands in for one (its data is
+  -- never read: that is what is checked); the mark is undone before release
+  local function on_gpu(f)
+    local t = ci.tensor { { 1, 2 }, { 3, 4 } }
+    t.on_device = 1
+    local ok, err = pcall(f, t)
+    t.on_device = 0
+    return ok, tostring(err)
+  end
+  local HINT = 'the tensor lives on the GPU; copy it to the CPU first with t:to("cpu")'
+
+  it("is an error naming the method for every data access", function()
+    local calls = {
+      ["tensor:get"] = function(t) local r = t:get(1, 1); return r end,
+      ["tensor:set"] = function(t) local r = t:set(5, 1, 1); return r end,
+      ["tensor:item"] = function(t) local r = t:item(); return r end,
+      ["tensor:totable"] = function(t) local r = t:totable(); return r end,
+      ["tensor:sum"] = function(t) local r = t:sum(); return r end,
+      ["tensor:clone"] = function(t) local r = t:clone(); return r end,
+      ["tensor:fill"] = function(t) local r = t:fill(0); return r end,
+      ["tensor:exp"] = function(t) local r = t:exp(); return r end,
+      ["tensor:add"] = function(t) local r = t:add(1); return r end,
+      ["tensor +"] = function(t) local r = t + 1; return r end,
+      ["tensor *"] = function(t) local r = 2 * t; return r end,
+      ["tensor -"] = function(t) local r = ci.ones(2, 2) - t; return r end,
+      ["tensor:neg"] = function(t) local r = -t; return r end,
+    }
+    for name, f in pairs(calls) do
+      local ok, err = on_gpu(f)
+      assert.is_false(ok, name .. " did not fail")
+      assert.truthy(err:find(name .. ": " .. HINT, 1, true), err)
+      assert.truthy(err:find("cuda_spec.lua", 1, true), err) -- at the caller (no tail call there)
+    end
+  end)
+
+  it("still answers questions about its shape", function()
+    local ok, err = on_gpu(function(t)
+      assert.are.equal(2, t:dim())
+      assert.are.equal(4, t:numel())
+      assert.are.same({ 2, 2 }, t:size())
+      assert.truthy(tostring(t):find("on the GPU", 1, true))
+    end)
+    assert(ok, err)
+  end)
+end)
+
+describe("tensor:to", function()
+  it("returns the tensor itself when it is already there", function()
+    local t = ci.tensor { 1, 2 }
+    assert.are.equal(t, t:to("cpu"))
+  end)
+
+  it("rejects unknown devices, and cuda without a GPU", function()
+    local err = message(function() return ci.tensor { 1 }:to("tpu") end)
+    assert.truthy(err:find('tensor:to: unknown device tpu (use "cpu" or "cuda")', 1, true), err)
+    if GPU then return end
+    err = message(function() return ci.tensor { 1 }:to("cuda") end)
+    assert.truthy(err:find('tensor:to: device = "cuda" is unavailable: ' .. WHY, 1, true), err)
+  end)
+
+  it("copies to the GPU and back", function()
+    if not GPU then pending(NO_GPU) return end
+    local t = ci.randn(3, 4)
+    local d = t:to("cuda")
+    assert.are.equal(1, d.on_device)
+    assert.are.same({ 3, 4 }, d:size())
+    local err = message(function() return d:totable() end)
+    assert.truthy(err:find("tensor:totable: the tensor lives on the GPU", 1, true), err)
+    assert.are.same(t:totable(), d:to("cpu"):totable())
   end)
 end)
 

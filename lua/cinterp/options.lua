@@ -93,7 +93,7 @@ function M.define_type(name, text, test)
   TYPES[name] = { text = text, test = test }
 end
 
-local tensor_ptr, csr_ptr = ffi.typeof("ci_tensor*"), ffi.typeof("ci_csr*")
+local tensor_ref, csr_ptr = ffi.typeof("ci_tensor&"), ffi.typeof("ci_csr*")
 M.define_type("any", "any value", function() return true end)
 M.define_type("number", "a number", function(v) return type(v) == "number" end)
 M.define_type("integer", "an integer", require("cinterp.util").is_int)
@@ -111,7 +111,7 @@ M.define_type("array", "a Lua array", function(v)
 end)
 M.define_type("false", "false", function(v) return v == false end)
 M.define_type("char", "a one-character string", function(v) return type(v) == "string" and #v == 1 end)
-M.define_type("tensor", "a tensor", function(v) return type(v) == "cdata" and ffi.istype(tensor_ptr, v) end)
+M.define_type("tensor", "a tensor", function(v) return type(v) == "cdata" and ffi.istype(tensor_ref, v) end)
 M.define_type("sparse", "a sparse matrix", function(v) return type(v) == "cdata" and ffi.istype(csr_ptr, v) end)
 
 -- O.checker(text, test): a type given by a test function (test(v) -> boolean).

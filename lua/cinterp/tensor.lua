@@ -13,7 +13,15 @@ M.methods = methods
 local box = ffi.new("ci_tensor*[1]")
 local box2 = ffi.new("ci_tensor*[1]")
 local shape_buf = ffi.new("int64_t[4]")
-local tensor_ptr = ffi.typeof("ci_tensor*")
+-- Lua holds tensors as references (ci_tensor&), never as pointers: LuaJIT's trace
+-- recorder takes `pointer + number` on an incomplete struct for pointer
+-- arithmetic while the interpreter calls __add (the element size is unknown), so
+-- `t + 1` or `1 + t` in a compiled loop diverged and crashed the process
+-- (lj_crecord.c crec_arith_ptr lacks the interpreter's CTSIZE_INVALID check; seen
+-- with Debian's 2.1 and LuaJIT's own v2.1 head). A reference resolves to the
+-- struct, whose arithmetic always goes to the metamethods, and converts to
+-- ci_tensor* wherever the engine takes one.
+local tensor_ref = ffi.typeof("ci_tensor&")
 
 local floor, huge = math.floor, math.huge
 local is_int = util.is_int
@@ -21,13 +29,13 @@ local fmt = string.format
 local select, type, tonumber = select, type, tonumber
 
 -- Wraps a new reference from C so that Lua's GC releases it.
-local function wrap(p) return util.gc_owned(p, tonumber(p.nel) * 4, C.ci_tensor_release) end
+local function wrap(p) return util.gc_owned(ffi.cast(tensor_ref, p), tonumber(p.nel) * 4, C.ci_tensor_release) end
 M.wrap = wrap
 
 local fail = util.fail
 M.fail = fail
 
-local function is_tensor(x) return type(x) == "cdata" and ffi.istype(tensor_ptr, x) end
+local function is_tensor(x) return type(x) == "cdata" and ffi.istype(tensor_ref, x) end
 M.is_tensor = is_tensor
 
 local typename = util.type_name
@@ -283,8 +291,23 @@ end
 local OP = { add = 0, sub = 1, mul = 2, div = 3, pow = 4, rsub = 5, rdiv = 6, rpow = 7,
              gt = 8, ge = 9, lt = 10, le = 11, eq = 12, ne = 13, maximum = 14, minimum = 15 }
 
+-- Host access to a tensor that lives on the GPU (its data is a device
+-- pointer) is an error naming the operation and the way out.
+local function device_error(t, where)
+  if t.on_device ~= 0 then
+    return where .. ": the tensor lives on the GPU; copy it to the CPU first with t:to(\"cpu\")"
+  end
+end
+local function on_host(t, where)
+  local bad = device_error(t, where)
+  if bad then error(bad, 3) end
+end
+M.on_host = on_host
+
 local function binop(op, rop, where)
   return function(a, b)
+    if is_tensor(a) then on_host(a, where) end
+    if is_tensor(b) then on_host(b, where) end
     if type(b) == "number" and is_tensor(a) then
       return call1(where, C.ci_tensor_scalar_op(op, a, b, box))
     elseif type(a) == "number" and is_tensor(b) then
@@ -681,9 +704,16 @@ local mt = {
     error("tensor: cannot assign the field '" .. tostring(k) .. "'", 2)
   end,
 }
+-- The methods that never read a tensor's data, so work on a GPU tensor too.
+local SHAPE_ONLY = { dim = true, numel = true, size = true, to = true }
+
 -- Every method checks its self (t.sum(frame) is an error naming the method, not a
--- crash inside the FFI); methods added later (tape.lua, ...) are checked the same way.
-util.guard_methods(methods, is_tensor, { prefix = "tensor", what = "a tensor", var = "t", later = true })
+-- crash inside the FFI), and refuses a tensor on the GPU unless it only reads the
+-- shape; methods added later (tape.lua, ...) are wrapped the same way.
+util.guard_methods(methods, is_tensor, {
+  prefix = "tensor", what = "a tensor", var = "t", later = true,
+  check = function(t, where, name) if not SHAPE_ONLY[name] then return device_error(t, where) end end,
+})
 ffi.metatype("ci_tensor", mt)
 
 ----------------------------------------------------------------------- declarations (help, docs/API.md)
@@ -865,12 +895,25 @@ print(v:get(2), i:get(1))  --> 7 2]] },
   { "transpose", "dim1, dim2", "tensor", "Dimensions dim1 and dim2 swapped.",
     [[print(ci.zeros(2, 3):transpose(1, 2):size(1))  --> 3]] },
   { "t", "", "tensor", "The transpose of a 2-d tensor.", [[print(ci.tensor{{1, 2}}:t():size(1))  --> 2]] },
+  { "to", "device", "tensor", "The tensor on device \"cpu\" or \"cuda\" (a copy off the tape; t itself when it is already there). A tensor on the GPU only answers questions about its shape: copy it back with t:to(\"cpu\") to read it.",
+    [[print(ci.ones(2):to("cpu"):sum():item())  --> 2]] },
 }
 
 O.declare_methods("tensor", TOPIC, METHODS)
 
 return function(ci)
+  require("cinterp.device")(ci) -- ci._check_device, for t:to
   ci._tensor = M
+
+  --- t:to(device) -> the tensor on "cpu" or "cuda": t itself when it is there
+  --- already, else a copy (off the tape, as torch's .to of a leaf).
+  function methods.to(t, device)
+    local d = ci._check_device("tensor:to", device, 2)
+    local code = d == "cuda" and C.CI_DEVICE_CUDA or C.CI_DEVICE_CPU
+    if (t.on_device ~= 0) == (d == "cuda") then return t end
+    return call1("tensor:to", C.ci_tensor_to(t, code, box))
+  end
+
   ci.tensor = from_table
   ci.zeros, ci.ones, ci.full, ci.rand, ci.randn, ci.arange = zeros, ones, full, rand, randn, arange
   ci.is_tensor = is_tensor

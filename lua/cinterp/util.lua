@@ -78,10 +78,10 @@ function M.shape_str(t)
 end
 
 --- util.type_name(x): "tensor", "sparse matrix", a table's metatable __name, or type(x).
-local tensor_ptr, csr_ptr = ffi.typeof("ci_tensor*"), ffi.typeof("ci_csr*")
+local tensor_ref, csr_ptr = ffi.typeof("ci_tensor&"), ffi.typeof("ci_csr*")
 function M.type_name(x)
   if type(x) == "cdata" then
-    if ffi.istype(tensor_ptr, x) then return "tensor" end
+    if ffi.istype(tensor_ref, x) then return "tensor" end
     if ffi.istype(csr_ptr, x) then return "sparse matrix" end
   elseif type(x) == "table" then
     local mt = getmetatable(x)
@@ -96,14 +96,20 @@ end
 --- checks its self first, so that f.nrow(tensor) is an error naming the method:
 --- "<spec.prefix>:<name>: self must be <spec.what> (call it as <spec.var>:<name>(...)), got <type>".
 --- With spec.later, methods added to the table afterwards are checked too.
+--- With spec.check(self, where, name), a further check runs on a valid self (e.g.
+--- that a tensor lives on the host): it returns nil or the error message to raise.
 function M.guard_methods(methods, is_self, spec)
+  local check = spec.check
   local function guard(name, fn)
     if type(fn) ~= "function" then return fn end
+    local where = spec.prefix .. ":" .. name
     return function(self, ...)
       if not is_self(self) then
-        error(fmt("%s:%s: self must be %s (call it as %s:%s(...)), got %s", spec.prefix, name,
+        error(fmt("%s: self must be %s (call it as %s:%s(...)), got %s", where,
                   spec.what, spec.var, name, M.type_name(self)), 2)
       end
+      local bad = check and check(self, where, name)
+      if bad then error(bad, 2) end
       return fn(self, ...)
     end
   end

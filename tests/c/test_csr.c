@@ -2,6 +2,7 @@
  * bad input), transpose, get, dense conversion, scaling, the spmm kernel
  * against a naive dense product for many batch widths, thread-count
  * determinism, and the tape node of ci_sparse_mm. Exits non-zero on failure. */
+#include "check.h"
 #include "cinterp.h"
 #include "internal.h"
 
@@ -10,27 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      failures++;                                                     \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
-      printf(__VA_ARGS__);                                            \
-      printf("\n");                                                   \
-    }                                                                 \
-  } while (0)
-
-/* independent generator (splitmix64) so the tests do not depend on ci_rng */
-static uint64_t rs = 12345;
-static uint64_t rnext(void) {
-  uint64_t z = (rs += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double runif(void) { return (rnext() >> 11) * (1.0 / 9007199254740992.0); }
 
 /* Random COO with power-law row degrees, some empty rows, unsorted columns and
  * duplicates. Arrays are malloc'd; *nnz_out gets the count. */
@@ -413,10 +393,5 @@ int main(void) {
   test_random();
   test_big_determinism();
   test_sparse_mm();
-  if (failures) {
-    printf("%d failures\n", failures);
-    return 1;
-  }
-  printf("test_csr: all passed\n");
-  return 0;
+  return CHECK_SUMMARY();
 }
