@@ -405,6 +405,17 @@ describe("activation_maximisation with independent_batches", function()
   end)
 end)
 
+-- Runs f with io.stderr captured; returns f's results (a list) and the text.
+local function capture_stderr(f)
+  local text, old = {}, io.stderr
+  io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do text[#text + 1] = s end end,
+                flush = function() end }
+  local res = { pcall(f) }
+  io.stderr = old
+  assert(res[1], res[2])
+  return { unpack(res, 2) }, table.concat(text)
+end
+
 describe("activation_maximisation interrupted by Ctrl-C", function()
   -- An error ending in "interrupted!" (what the host's SIGINT hook raises) from the log at iteration `at`.
   local function interrupt_at(at)
@@ -413,17 +424,6 @@ describe("activation_maximisation interrupted by Ctrl-C", function()
       rows[#rows + 1] = r
       if r.iteration == at then error("interrupted!") end
     end, rows
-  end
-
-  -- Runs f with io.stderr captured; returns f's results and the text.
-  local function capture_stderr(f)
-    local text, old = {}, io.stderr
-    io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do text[#text + 1] = s end end,
-                  flush = function() end }
-    local res = { pcall(f) }
-    io.stderr = old
-    assert(res[1], res[2])
-    return { unpack(res, 2) }, table.concat(text)
   end
 
   it("returns the best input so far and the losses until then, with a warning", function()
@@ -469,6 +469,105 @@ describe("activation_maximisation interrupted by Ctrl-C", function()
     assert.is_false(ok)
     assert.matches("boom", err)
     assert.are.equal(mode, ci.grad_enabled())
+  end)
+end)
+
+describe("activation_maximisation: keep_best and the warning when the activation loss rises", function()
+  local function logger()
+    local rows = {}
+    return function(r) rows[#rows + 1] = r end, rows
+  end
+
+  it("keep_best returns the input of the lowest loss seen, the default the last iterate", function()
+    local net, t = setup(1)
+    local log, rows = logger()
+    local opts = { seed = 4, num_iterations = 25, learning_rate = 0.5, early_stopping = false, quiet = true }
+    local best = { ci.activation_maximisation(net, t, { seed = 4, num_iterations = 25, learning_rate = 0.5,
+                                                        early_stopping = false, quiet = true, keep_best = true,
+                                                        log = log }) }
+    local last = { ci.activation_maximisation(net, t, opts) }
+    local low, best_it = math.huge, 0
+    for it, row in ipairs(rows) do if row.loss < low then low, best_it = row.loss, it end end
+    assert.is_true(best_it > 1 and best_it < #rows, "the lowest loss is at iteration " .. best_it ..
+                   " of " .. #rows .. ": the case cannot tell the best from the last iterate")
+    -- the input evaluated at iteration best_it is the last iterate after best_it - 1 steps
+    local ref = { ci.activation_maximisation(net, t, { seed = 4, num_iterations = best_it - 1, learning_rate = 0.5,
+                                                       quiet = true, early_stopping = false }) }
+    assert.are.same(ref[1]:totable(), best[1]:totable())
+    assert(G.compare(best[2], ref[2]:totable(), 1e-6, 1e-7))
+    assert.are.same(last[3], best[3])                 -- the same run: the same losses
+    assert.are_not.same(last[1]:totable(), best[1]:totable())
+    local final = { ci.activation_maximisation(net, t, { seed = 4, num_iterations = 25, learning_rate = 0.5,
+                                                         quiet = true, early_stopping = false, keep_best = false }) }
+    assert.are.same(last[1]:totable(), final[1]:totable())
+  end)
+
+  it("keep_best keeps each batch's best input with independent_batches", function()
+    local net, t = setup(3)
+    local log, rows = logger()
+    local base = { seed = 8, num_iterations = 20, learning_rate = 0.5, quiet = true, independent_batches = true,
+                   early_stopping = false }
+    local function with(extra)
+      local o = {}
+      for k, v in pairs(base) do o[k] = v end
+      for k, v in pairs(extra) do o[k] = v end
+      return o
+    end
+    local r = { ci.activation_maximisation(net, t, with { keep_best = true, log = log }) }
+    local not_last = 0
+    for b = 1, 3 do
+      local low, best_it = math.huge, 0
+      for it, row in ipairs(rows) do if row.batch_loss[b] < low then low, best_it = row.batch_loss[b], it end end
+      if best_it < #rows then not_last = not_last + 1 end
+      local ref = ci.activation_maximisation(net, t, with { num_iterations = best_it - 1 })
+      assert.are.same(ref:select(1, b):totable(), r[1]:select(1, b):totable())
+    end
+    assert.is_true(not_last > 0, "every batch was best at its last iteration: the case tells nothing")
+  end)
+
+  it("warns on stderr, naming the lambdas, when the activation loss ends higher than it began", function()
+    local net, t = setup(1)
+    local r, text = capture_stderr(function()
+      return { ci.activation_maximisation(net, t, { seed = 2, num_iterations = 30, in_reg_lambda = 0.5,
+                                                    out_reg_lambda = 2, print_output = false, use_tqdm = false }) }
+    end)
+    local act = r[1][3]
+    assert.is_true(act[#act] > act[1], "the case must raise the activation loss")
+    assert.matches(("ci.activation_maximisation: the activation loss ended higher than it began (%.6g -> %.6g)")
+                   :format(act[1], act[#act]), text, 1, true)
+    assert.matches("regularisation outweighing the targets: in_reg_lambda = 0.5, out_reg_lambda = 2", text, 1, true)
+    assert.matches("30 neurons x 3 layers", text, 1, true)
+    -- quiet silences it; a falling loss gives no warning
+    local _, quiet_text = capture_stderr(function()
+      return ci.activation_maximisation(net, t, { seed = 2, num_iterations = 30, in_reg_lambda = 0.5,
+                                                  out_reg_lambda = 2, quiet = true })
+    end)
+    assert.are.equal("", quiet_text)
+    local r2, falling = capture_stderr(function()
+      return { ci.activation_maximisation(net, t, { seed = 2, num_iterations = 30, in_reg_lambda = 0,
+                                                    out_reg_lambda = 0, print_output = false, use_tqdm = false }) }
+    end)
+    local act2 = r2[1][3]
+    assert.is_true(act2[#act2] < act2[1])
+    assert.are.equal("", falling)
+  end)
+
+  it("warns per batch with independent_batches, naming the batches whose loss rose", function()
+    local net = setup(1)
+    -- batch 1 has a target the regularisation fights, batch 2 none it can miss (its target is 0)
+    local t = ci.TargetActivation { targets = ci.frame({ batch = { 1, 2 }, layer = { 2, 2 }, neuron = { 10, 10 },
+                                                         value = { 0.8, 0 } }, { "batch", "layer", "neuron", "value" }) }
+    local r, text = capture_stderr(function()
+      return { ci.activation_maximisation(net, t, { seed = 2, num_iterations = 30, in_reg_lambda = 0.5,
+                                                    out_reg_lambda = 2, print_output = false, use_tqdm = false,
+                                                    independent_batches = true }) }
+    end)
+    local act = r[1][3]
+    for b = 1, 2 do
+      local rose = act[b][#act[b]] > act[b][1]
+      assert.are.equal(rose, text:find(("batch %d: "):format(b), 1, true) ~= nil, "batch " .. b .. ": " .. text)
+    end
+    assert.is_true(act[1][#act[1]] > act[1][1], "batch 1's loss must rise in this case")
   end)
 end)
 

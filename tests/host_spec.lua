@@ -381,6 +381,42 @@ print(arg[-1] ~= nil, arg[-2])
       assert.equal(0, p:wait(20))
     end)
 
+    it("returns the best input and the losses so far from an activation maximisation stopped by Ctrl-C", function()
+      local _, why = start()
+      if not p then return pending("no pty: " .. tostring(why)) end
+      line("keep = 42")
+      -- a network on which each iteration takes a while; the log says when the run is under way
+      line("W, s = ci.random_connectome(3000, 150000, {seed = 1})", 120)
+      line("net = ci.MultilayeredNetwork(W, s, {num_layers = 5, tau = 1})", 60)
+      line("t = ci.TargetActivation{targets = {[5] = {[42] = 0.8}}}")
+      line("rows = {}")
+      line("function log(r) rows[#rows + 1] = r.loss if #rows == 3 then io.stderr:write('UNDER WAY\\n') end end")
+      line("o = {num_iterations = 1e6, seed = 3, learning_rate = 0.5, early_stopping = false}")
+      line("o.print_output, o.use_tqdm, o.log = false, false, log")
+      local run = "x, out, act = ci.activation_maximisation(net, t, o)"
+      local from = #p:output() + 1
+      p:send(run .. "\n")
+      assert.truthy(p:expect("UNDER WAY", 120, from + #run), p:output())
+      p:drain(1)
+      p:send("\3")
+      assert.truthy(p:expect("ci.activation_maximisation: interrupted after ", 60, from), p:output())
+      assert.truthy(p:expect("returning the best input so far", 20, from), p:output())
+      assert.truthy(p:expect("ci> ", 60, from + #run), p:output())
+      -- the losses until then: one per iteration logged; the input: the best one seen
+      local out = line("print('iterations', #act == #rows, #act >= 3, x:dim(), x:size(2) == net.num_layers)")
+      assert.truthy(out:find("iterations\ttrue\ttrue\t2\ttrue", 1, true), p:output())
+      line("best = 1 for i, l in ipairs(rows) do if l < rows[best] then best = i end end")
+      -- the input evaluated at iteration best is the last iterate after best - 1 steps
+      line("o.num_iterations, o.log, o.quiet = best - 1, nil, true", 20)
+      line("ref = ci.activation_maximisation(net, t, o)", 300)
+      out = line("print('same input', (ref - x):abs():max():item() == 0, out:size(1) == net.n)")
+      assert.truthy(out:find("same input\ttrue\ttrue", 1, true), p:output())
+      -- and the session still answers
+      assert.truthy(line("keep + 1"):find("\n43\r?\n"), p:output())
+      p:send("\4")
+      assert.equal(0, p:wait(20))
+    end)
+
     it("clears the line on Ctrl-C at the prompt", function()
       local _, why = start()
       if not p then return pending("no pty: " .. tostring(why)) end

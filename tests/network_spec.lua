@@ -7,6 +7,33 @@ local R = require "refnet"
 
 local function input_tensor(rng, B, S, L) return R.random_input(rng, B, S, L, 0.6, 0.8) end
 
+-- The reference ignores a manipulation at a layer past num_layers and, on a network
+-- with groups, a numeric key that is no group; cinterp refuses both (issue 13: the
+-- experiment must not vanish in silence). Returns the manipulate table without those
+-- entries (what the reference effectively applied) and whether any was dropped.
+local function without_ignored(net, manipulate, per_batch)
+  if manipulate == nil then return nil, false end
+  local dropped = false
+  local function layers_of(m)
+    local kept = {}
+    for l, spec in pairs(m) do
+      if l > net.num_layers then
+        dropped = true
+      else
+        kept[l] = {}
+        for key, v in pairs(spec) do
+          if net.groups and net.group_index[key] == nil then dropped = true else kept[l][key] = v end
+        end
+      end
+    end
+    return kept
+  end
+  if not per_batch then return layers_of(manipulate), dropped end
+  local kept = {}
+  for b, m in pairs(manipulate) do kept[b] = layers_of(m) end
+  return kept, dropped
+end
+
 describe("network golden forward passes", function()
   local cases = G.cases("MultilayeredNetwork.forward", "LinearNetwork.forward")
   if #cases == 0 then pending(G.missing_message) end
@@ -14,7 +41,14 @@ describe("network golden forward passes", function()
     it(entry.name, function()
       local case = G.load(entry)
       local net = G.model(ci, case)
-      local out = net:forward(ci.tensor(case.input), { manipulate = G.manipulate(case) })
+      local manipulate = G.manipulate(case)
+      local kept, dropped = without_ignored(net, manipulate, case.args and case.args.manipulate_per_batch)
+      if dropped then   -- what the reference ignores is an error here; the rest matches it
+        local ok, err = pcall(net.forward, net, ci.tensor(case.input), { manipulate = manipulate })
+        assert.is_false(ok, entry.name .. ": a manipulation the reference ignores was accepted")
+        assert.matches("forward: manipulate: ", err, 1, true)
+      end
+      local out = net:forward(ci.tensor(case.input), { manipulate = kept })
       local th = case.model_args.threshold or 0.01
       local ok, msg = G.compare(out, case.expected.output, 1e-4, 1e-6, th)
       assert(ok, entry.name .. ": " .. tostring(msg))
@@ -284,5 +318,87 @@ describe("network behaviour", function()
     ok, err = pcall(net.forward, net, ci.zeros(1, 3), { manipulate = { [1] = { [9] = 0.5 } } })
     assert.is_false(ok)
     assert.matches("neuron 9 is out of range 1..3", err)
+  end)
+
+  -- issue 13: what the reference lets pass in silence (a misspelled keyword is a
+  -- TypeError in Python; a manipulation that matches nothing is ignored there)
+  local function err_of(f, ...)
+    local ok, e = pcall(f, ...)
+    assert.is_false(ok, "no error was raised")
+    return tostring(e)
+  end
+
+  it("refuses misspelled options of the constructors, naming the closest one", function()
+    local W = ci.sparse({ 2 }, { 1 }, { 0.5 }, 3, 3)
+    assert.matches("MultilayeredNetwork: unknown option 'num_layer' (did you mean 'num_layers'?)",
+                   err_of(ci.MultilayeredNetwork, W, { 1 }, { num_layer = 5 }), 1, true)
+    assert.matches("MultilayeredNetwork: unknown option 'tanh_steepnes' (did you mean 'tanh_steepness'?)",
+                   err_of(ci.MultilayeredNetwork, W, { 1 }, { tanh_steepnes = 3 }), 1, true)
+    assert.matches("LinearNetwork: unknown option 'idx_to_groups' (did you mean 'idx_to_group'?)",
+                   err_of(ci.LinearNetwork, W, { 1 }, { idx_to_groups = { 1, 1, 1 } }), 1, true)
+    assert.matches("MultilayeredNetwork: option 'threshold' must be a number, got a string (\"0.1\")",
+                   err_of(ci.MultilayeredNetwork, W, { 1 }, { threshold = "0.1" }), 1, true)
+    assert.matches("MultilayeredNetwork: opts is a Lua array",
+                   err_of(ci.MultilayeredNetwork, W, { 1 }, { 3 }), 1, true)
+    assert.matches("MultilayeredNetwork: slope_dict gives values per group, but the network has no groups: give " ..
+                   "idx_to_group too (or a number for all neurons: tanh_steepness)",
+                   err_of(ci.MultilayeredNetwork, W, { 1 }, { slope_dict = { KC = 3 } }), 1, true)
+    assert.matches("LinearNetwork: tau_dict gives values per group",
+                   err_of(ci.LinearNetwork, W, { 1 }, { tau_dict = { KC = 3 } }), 1, true)
+    -- the options the constructor does take still work (a spot check beside options_spec)
+    assert.are.equal(5, ci.MultilayeredNetwork(W, { 1 }, { num_layers = 5 }).num_layers)
+    assert.are.equal(3, ci.MultilayeredNetwork(W, { 1 }, { tanh_steepness = 3 }).tanh_steepness)
+  end)
+
+  it("refuses misspelled options through c:model, which passes them to the constructors", function()
+    local c = ci.connectome.toy()
+    assert.matches("connectome:model: unknown option 'num_layer' (did you mean 'num_layers'?)",
+                   err_of(c.model, c, { sensory = { 1 }, num_layer = 5 }), 1, true)
+    assert.matches("connectome:model: unknown option 'tanh_steepnes' (did you mean 'tanh_steepness'?)",
+                   err_of(c.model, c, { sensory = { 1 }, linear = true, tanh_steepnes = 3 }), 1, true)
+    assert.matches("connectome:model: option 'num_layers' must be an integer >= 1, got a number (0)",
+                   err_of(c.model, c, { sensory = { 1 }, num_layers = 0 }), 1, true)
+    assert.are.equal(5, c:model { sensory = { 1 }, num_layers = 5 }.num_layers)
+  end)
+
+  it("refuses misspelled options of the methods and of training_mode", function()
+    local net = tiny { num_layers = 2, idx_to_group = { "a", "b", "b" } }
+    local x = ci.ones(1, 2)
+    assert.matches("MultilayeredNetwork.forward: unknown option 'manipulte' (did you mean 'manipulate'?)",
+                   err_of(net.forward, net, x, { manipulte = { [2] = { b = 0 } } }), 1, true)
+    assert.matches("unknown option 'manipulte'", err_of(function() return net(x, { manipulte = {} }) end), 1, true)
+    assert.matches("MultilayeredNetwork.vjp: unknown option 'gradx' (did you mean 'grad_x'?)",
+                   err_of(net.vjp, net, x, ci.ones(3, 2), { gradx = true }), 1, true)
+    assert.matches("MultilayeredNetwork.set_param_grads: unknown option 'slope' (did you mean 'slopes'?)",
+                   err_of(net.set_param_grads, net, { slope = true }), 1, true)
+    assert.matches("ci.training_mode: unknown option 'train_slope' (did you mean 'train_slopes'?)",
+                   err_of(ci.training_mode, net, { train_slope = true }, function() end), 1, true)
+    local lin = ci.LinearNetwork(ci.sparse({ 2 }, { 1 }, { 0.5 }, 3, 3), { 1 }, { num_layers = 2 })
+    assert.matches("LinearNetwork.forward: unknown option 'checkpoint'", err_of(lin.forward, lin, x, { checkpoint = 1 }),
+                   1, true)
+  end)
+
+  it("refuses a manipulation that would match nothing: a numeric key with groups, a layer past num_layers", function()
+    local net = tiny { num_layers = 2, idx_to_group = { "ORN", "PN", "KC" } }
+    local x = ci.ones(1, 2)
+    local e = err_of(net.forward, net, x, { manipulate = { [1] = { [7] = 0.5 } } })
+    assert.matches("MultilayeredNetwork.forward: manipulate: key 7 is not a group of the network", e, 1, true)
+    assert.matches("group names ('KC', 'ORN' and 'PN')", e, 1, true)
+    assert.matches("by index only on a network built without idx_to_group", e, 1, true)
+    e = err_of(net.forward, net, x, { manipulate = { [3] = { KC = 0 } } })
+    assert.matches("manipulate: layer 3 is out of range 1..2 (num_layers)", e, 1, true)
+    e = err_of(net.forward, net, x, { manipulate = { [1] = { [5] = { KC = 0 } } } })   -- per batch 1
+    assert.matches("manipulate: layer 5 is out of range 1..2 (num_layers)", e, 1, true)
+    e = err_of(net.vjp, net, x, ci.ones(3, 2), { manipulate = { [2] = { [1] = 0 } } })
+    assert.matches("MultilayeredNetwork.vjp: manipulate: key 1 is not a group", e, 1, true)
+    e = err_of(net.forward, net, x, { manipulate = { [1] = { KCs = 0 } } })
+    assert.matches("manipulate: unknown group 'KCs' (did you mean 'KC'?)", e, 1, true)
+    -- numeric groups are keys like any other
+    local numbered = tiny { num_layers = 2, idx_to_group = { 1, 2, 2 } }
+    local held = numbered:forward(x, { manipulate = { [2] = { [2] = 0.25 } } })
+    assert.are.equal(0.25, held:get(3, 2))
+    -- and without groups the same key is neuron 1
+    local lin = tiny { num_layers = 2 }
+    assert.are.equal(0.5, lin:forward(x, { manipulate = { [1] = { [1] = 0.5 } } }):get(1, 1))
   end)
 end)

@@ -186,52 +186,45 @@ describe("silent mistakes of issue 13 are errors", function()
   end)
 end)
 
--- The cases of issue 13 in the modules of issue 12: pending until their
--- declarations (docs/pending_declarations.lua) and checks are merged.
-describe("silent mistakes of issue 13 in the modules merged later", function()
-  local function needs(name)
-    if O.by_name[name] then return true end
-    pending(name .. " is not declared yet (docs/pending_declarations.lua)")
-    return false
-  end
+-- The cases of issue 13 in the models and recipes.
+describe("silent mistakes of issue 13 in the models and recipes are errors", function()
   local function net(opts)
     local W = ci.sparse({ 2, 3 }, { 1, 2 }, { 1, 1 }, 3, 3)
     return ci.MultilayeredNetwork(W, { 1 }, opts)
   end
 
   it("ci.MultilayeredNetwork(W, s, {num_layer = 5}) raises", function()
-    if not needs("ci.MultilayeredNetwork") then return end
     assert.matches("MultilayeredNetwork: unknown option 'num_layer' (did you mean 'num_layers'?)",
                    raises(net, { num_layer = 5 }), 1, true)
     assert.matches("(did you mean 'tanh_steepness'?)", raises(net, { tanh_steepnes = 3 }), 1, true)
   end)
 
   it("c:model{num_layer = 5} raises through the network's declaration", function()
-    if not needs("ci.MultilayeredNetwork") then return end
     local c = ci.connectome.toy()
     assert.matches("connectome:model: unknown option 'num_layer' (did you mean 'num_layers'?)",
                    raises(c.model, c, { sensory = { 1 }, num_layer = 5 }), 1, true)
   end)
 
   it("activation_maximisation(net, t, {num_iteration = 3}) raises", function()
-    if not needs("ci.activation_maximisation") then return end
     local t = ci.TargetActivation { targets = { [2] = { [3] = 1 } } }
     assert.matches("activation_maximisation: unknown option 'num_iteration' (did you mean 'num_iterations'?)",
                    raises(ci.activation_maximisation, net(), t, { num_iteration = 3, quiet = true }), 1, true)
   end)
 
   it("net:forward(x, {manipulte = ...}) raises", function()
-    if not needs("net:forward") then return end
     local n = net { num_layers = 2 }
     assert.matches("unknown option 'manipulte' (did you mean 'manipulate'?)",
                    raises(n.forward, n, ci.ones(1, 2), { manipulte = { [2] = { [3] = 0 } } }), 1, true)
   end)
 
   it("a numeric manipulate key on a grouped network, and a layer beyond num_layers, raise", function()
-    if not needs("net:forward") then return end
     local n = net { num_layers = 2, idx_to_group = { "ORN", "PN", "KC" } }
-    assert.matches("7", raises(n.forward, n, ci.ones(1, 2), { manipulate = { [1] = { [7] = 0.5 } } }), 1, true)
-    assert.matches("layer 3", raises(n.forward, n, ci.ones(1, 2), { manipulate = { [3] = { KC = 0 } } }), 1, true)
+    assert.matches("MultilayeredNetwork.forward: manipulate: key 7 is not a group of the network: with idx_to_group " ..
+                   "the keys of a layer's table are group names ('KC', 'ORN' and 'PN'); single neurons can be held " ..
+                   "by index only on a network built without idx_to_group",
+                   raises(n.forward, n, ci.ones(1, 2), { manipulate = { [1] = { [7] = 0.5 } } }), 1, true)
+    assert.matches("MultilayeredNetwork.forward: manipulate: layer 3 is out of range 1..2 (num_layers)",
+                   raises(n.forward, n, ci.ones(1, 2), { manipulate = { [3] = { KC = 0 } } }), 1, true)
   end)
 end)
 
@@ -385,6 +378,137 @@ PROBES["connectome:model"] = {
   call = function(o) return F.c:model(merged({ sensory = { 1 } }, o)) end,
   samples = { sensory = { 1, 2 }, group = "type" },
 }
+-- the models and recipes: a chain 1 -> 2 -> 3 (neuron 1 inhibits 2, 2 excites 3), sensory neuron 1
+local function chain() return ci.sparse({ 2, 3 }, { 1, 2 }, { -1, 1 }, 3, 3) end
+local function grouped(opts)
+  local o = { num_layers = 2, idx_to_group = { "a", "b", "b" } }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return ci.MultilayeredNetwork(chain(), { 1 }, o)
+end
+-- runs f with io.write, stdout and stderr swallowed (printing and warnings of the recipes)
+local function silently(f)
+  local saved = { io.write, io.stdout, io.stderr }
+  local sink = { write = function() end, flush = function() end }
+  io.write, io.stdout, io.stderr = function() end, sink, sink
+  local ok, res = pcall(f)
+  io.write, io.stdout, io.stderr = saved[1], saved[2], saved[3]
+  if not ok then error(res, 0) end
+  return res
+end
+local NETWORK_SAMPLES = {
+  samples = { idx_to_group = { "a", "b", "b" }, bias_dict = { a = 0.1 }, slope_dict = { b = 3 }, tau_dict = { b = 2 },
+              divisive_normalization = { a = { "b" } }, divisive_strength = { a = 2 },
+              activation_function = ci.legacy_activation_function, device = "cpu" },
+  together = { bias_dict = { "idx_to_group" }, slope_dict = { "idx_to_group" }, tau_dict = { "idx_to_group" },
+               divisive_normalization = { "idx_to_group" }, divisive_strength = { "idx_to_group" } },
+}
+PROBES["ci.MultilayeredNetwork"] = {
+  call = function(o) return ci.MultilayeredNetwork(chain(), { 1 }, o):forward(ci.ones(1, 2)) end,
+  samples = NETWORK_SAMPLES.samples, together = NETWORK_SAMPLES.together,
+}
+PROBES["ci.LinearNetwork"] = {
+  call = function(o) return ci.LinearNetwork(chain(), { 1 }, o):forward(ci.ones(1, 2)) end,
+  samples = NETWORK_SAMPLES.samples, together = NETWORK_SAMPLES.together,
+}
+PROBES["net:forward"] = {
+  call = function(o) return ci.MultilayeredNetwork(chain(), { 1 }):forward(ci.ones(1, 2), o) end,
+  samples = { manipulate = { [2] = { [3] = 0 } }, checkpoint_steps = 1, return_layer_list = true },
+}
+PROBES["net:vjp"] = {
+  call = function(o)
+    return pack(ci.MultilayeredNetwork(chain(), { 1 }):vjp(ci.ones(1, 2), ci.ones(3, 2), o))
+  end,
+  samples = { manipulate = { [2] = { [3] = 0 } }, grad_x = true },
+}
+PROBES["net:set_param_grads"] = {
+  call = function(o)
+    local net = grouped()
+    net:set_param_grads(o)
+    return { net.slope:requires_grad(), net.raw_biases:requires_grad(), net.divisive_strength:requires_grad(),
+             net.tau_param:requires_grad() }
+  end,
+  samples = { slopes = true, raw_biases = true, divisive_strength = true, tau = true },
+}
+PROBES["net:activation_function"] = {
+  call = function(o) return grouped():activation_function(ci.ones(3, 1), nil, o) end,
+  samples = { slopes_full = ci.full(2, 3, 1), biases_full = ci.full(0.1, 3, 1), taus_full = ci.full(2, 3, 1) },
+}
+PROBES["ci.training_mode"] = {
+  call = function(o)
+    return ci.training_mode(grouped(), o, function(net)
+      return { net.slope:requires_grad(), net.raw_biases:requires_grad(), net.divisive_strength:requires_grad(),
+               net.tau_param:requires_grad() }
+    end)
+  end,
+}
+PROBES["ci.TargetActivation"] = {
+  call = function(o) return ci.TargetActivation(merged({ targets = { [2] = { [3] = 0.5 } } }, o)) end,
+  samples = { batch_size = 2 },
+  fixed = { "targets" },
+}
+PROBES["ci.activation_maximisation"] = {
+  call = function(o)
+    local net = ci.LinearNetwork(chain(), { 1 }, { num_layers = 2, tau = 1 })
+    local t = ci.TargetActivation { targets = { [2] = { [2] = -0.5 } } }
+    return silently(function() return pack(ci.activation_maximisation(net, t, merged({ seed = 1 }, o))) end)
+  end,
+  samples = { input_tensor = ci.full(0.5, 1, 1, 2), device = "cpu", seed = 2, log = function() end, batch_size = 1,
+              custom_reg_functions = { ["in"] = function(x) return x:abs():sum() end } },
+}
+PROBES["ci.train_model"] = {
+  call = function(o)
+    local inputs = ci.tensor { { { 1, 0 } }, { { 0.5, 0.5 } }, { { 0, 1 } }, { { 0.2, 0.1 } } }
+    local targets = ci.frame.from_rows({ "batch", "neuron_idx", "value" },
+                                       { { 1, 3, 0.5 }, { 2, 3, 0.2 }, { 3, 3, 0.1 }, { 4, 3, 0.3 } })
+    local net = grouped { divisive_normalization = { a = { "b" } } }
+    return silently(function() return pack(ci.train_model(net, inputs, targets, o)) end)
+  end,
+  samples = { device = "cpu", train_indices = { 2, 1 }, log = function() end },
+}
+PROBES["ci.saliency"] = {
+  call = function(o) return ci.saliency(grouped(), ci.tensor { { 1, 0.5 } }, { [2] = { 3 } }, o) end,
+  samples = { device = "cpu" },
+}
+PROBES["ci.get_gradients"] = {
+  call = function(o) return ci.get_gradients(grouped(), ci.tensor { { 1, 0.5 } }, { "a", "b" }, { [2] = { "b" } }, o) end,
+  samples = { monitor_layers = { 2 }, batch_names = { "odour" }, device = "cpu" },
+}
+-- the figures: their scripts (the data and every setting gnuplot gets)
+local PANELS = { { traces = { { x = { 1, 2 }, y = { 1, 4 }, name = "y" } } } }
+PROBES["ci.plot"] = {
+  call = function(o) return ci.plot(merged({ panels = PANELS }, o)):script() end,
+  samples = { title = "t", cols = 1, width = 700, height = 500, legend = { { name = "y" } }, fonts = { base = 10 },
+              style = { linecolor = "#333333" } },
+  fixed = { "panels" },
+}
+PROBES["fig:text"] = {
+  call = function(o) return ci.plot { panels = PANELS }:text(merged({ width = 50 }, o)) end,
+  samples = { width = 60, height = 20 },
+}
+PROBES["fig:script"] = {
+  call = function(o) return ci.plot { panels = PANELS }:script(o) end,
+  samples = { width = 800, height = 500 },
+}
+local function ts_frame() return ci.get_neuron_activation(F.acts3, { 1, 3 }, { idx_to_group = { "A", "B", "A" } }) end
+PROBES["ci.plot_timeseries"] = {
+  call = function(o) return ci.plot_timeseries(ts_frame(), o):script() end,
+  samples = { style = { font_type = "DejaVu Serif" }, sizing = { fig_width = 500 }, title = "t", ymin = -1, ymax = 2 },
+}
+PROBES["ci.plot_activity_by_column"] = {
+  call = function(o) return ci.plot_activity_by_column(F.acts2, { "A", "A", "B" }, { 1, 2, 1 }, "A", o):script() end,
+  samples = { model_input = ci.tensor { { 1, 0 } }, sensory_indices = { 1 }, global_min = -1, global_max = 2,
+              panel_width = 400, panel_height = 300 },
+  together = { model_input = { "sensory_indices" }, sensory_indices = { "model_input" } },
+}
+PROBES["ci.plot_losses"] = {
+  call = function(o) return ci.plot_losses({ act_loss = { 3, 2, 1 }, loss = { 4, 3, 2 } }, o):script() end,
+  samples = { names = { act_loss = "activation" } },
+}
+PROBES["ci.plot_heatmap"] = {
+  call = function(o) return ci.plot_heatmap(F.acts3, o):script() end,
+  samples = { row_labels = { "a", "b", "c" }, col_labels = { "t1", "t2" }, batch_names = { "p", "q" }, title = "t",
+              palette = "diverging", cbrange = { 0, 2 }, panel_width = 500, panel_height = 400, cols = 1 },
+}
 PROBES["ci.cli.parse"] = {
   call = function(o) return ci.cli.parse({ "--n", "4" }, merged(F.cli_spec, o)) end,
   samples = { usage = "usage: probe.lua", script = "probe.lua" },
@@ -450,20 +574,6 @@ end)
 
 -- ---------------------------------------------------------------- every public function, declared
 
--- The public functions of the modules other helpers are restructuring now
--- (issue 12: actmax, train, network, saliency, targets, plot). Their declarations
--- wait in docs/pending_declarations.lua; THIS LIST MUST SHRINK TO EMPTY once
--- they are merged and declared.
-local NOT_YET_DECLARED = {
-  "ci.MultilayeredNetwork", "ci.LinearNetwork", "ci.is_network", "ci.training_mode",
-  "ci.legacy_activation_function", "ci.legacy_activation_function_linear",
-  "ci.TargetActivation", "ci.is_target_activation",
-  "ci.activation_maximisation", "ci.train_model", "ci.saliency", "ci.get_gradients",
-  "ci.plot", "ci.plot.new", "ci.plot_timeseries", "ci.plot_activity_by_column", "ci.plot_losses",
-  "ci.plot_heatmap",
-}
-local NOT_YET_PREFIX = { "^ci%.plot%.Figure%.", "^ci%.plot%.config%." }
-
 local function callable(v)
   if type(v) == "function" then return true end
   local mt = type(v) == "table" and getmetatable(v)
@@ -500,24 +610,13 @@ local function public_functions()
 end
 
 describe("the declarations", function()
-  it("cover every public ci.* function (the modules of issue 12 allow-listed until their merge)", function()
-    local allowed = {}
-    for _, n in ipairs(NOT_YET_DECLARED) do allowed[n] = true end
+  it("cover every public ci.* function, with no allow-list", function()
     local missing = {}
     for _, e in ipairs(public_functions()) do
-      local name, v = e[1], e[2]
-      local ok = O.declaration_of(v) ~= nil or allowed[name]
-      for _, p in ipairs(NOT_YET_PREFIX) do if name:find(p) then ok = true end end
-      if not ok then missing[#missing + 1] = name end
+      if O.declaration_of(e[2]) == nil then missing[#missing + 1] = e[1] end
     end
     assert.are.same({}, missing)
-  end)
-
-  it("do not allow-list a function that is declared", function()
-    for _, n in ipairs(NOT_YET_DECLARED) do
-      local d = O.by_name[n]
-      assert.is_nil(d, n .. " is declared now: remove it from NOT_YET_DECLARED")
-    end
+    assert.is_true(#public_functions() >= 60, #public_functions() .. " public functions found: the walk is broken")
   end)
 
   it("cover every method of every declared class (tensors, frames, sparse matrices, ...)", function()
@@ -534,49 +633,18 @@ describe("the declarations", function()
     assert.are.same({}, missing)
   end)
 
-  it("number at least 20 functions with options and 80 options", function()
+  it("number at least 40 functions with options and 220 options", function()
     local fns, opts = 0, 0
     for _, d in ipairs(O.list) do
       if d.opts and #d.opts > 0 then fns = fns + 1; opts = opts + #d.opts end
     end
-    assert.is_true(fns >= 20 and opts >= 80, fns .. " functions, " .. opts .. " options")
-  end)
-end)
-
--- ---------------------------------------------------------------- the pending declarations
-
-describe("docs/pending_declarations.lua", function()
-  it("holds well-formed declarations for the functions of the modules merged later", function()
-    local chunk = assert(loadfile("docs/pending_declarations.lua"))
-    local pending = chunk()
-    assert.is_true(#pending >= 15, #pending .. " pending declarations")
-    local names = {}
-    for _, d in ipairs(pending) do
-      names[d.name] = true
-      for _, a in ipairs(d.aliases or {}) do names[a] = true end
-      assert.is_string(d.topic, d.name)
-      assert.is_string(d.doc, d.name)
-      assert.is_string(d.example, d.name)
-      local seen = {}
-      for _, o in ipairs(d.opts or {}) do
-        assert.is_string(o[1], d.name)
-        assert.is_nil(seen[o[1]], d.name .. ": " .. o[1] .. " twice")
-        seen[o[1]] = true
-        assert.is_not_nil(o[2], d.name .. ": " .. o[1] .. " has no type")
-        assert.is_string(o[4], d.name .. ": " .. o[1] .. " has no doc")
-      end
-    end
-    for _, n in ipairs(NOT_YET_DECLARED) do
-      assert.is_true(names[n] or false, n .. " has no pending declaration")
-    end
+    assert.is_true(fns >= 40 and opts >= 220, fns .. " functions, " .. opts .. " options")
   end)
 
-  -- the functions exist already: their examples can run now
-  local chunk = loadfile("docs/pending_declarations.lua")
-  for _, d in ipairs(chunk and chunk() or {}) do
-    it("has a runnable example for " .. d.name, function()
-      d.example = O.dedent(d.example)
-      require("examples").run(d)
-    end)
-  end
+  it("know networks, targets and figures as classes, so help(x) lists their methods", function()
+    local W = ci.sparse({ 2 }, { 1 }, { 1 }, 2, 2)
+    assert.are.equal("net", O.class_of(ci.LinearNetwork(W, { 1 })).prefix)
+    assert.are.equal("targets", O.class_of(ci.TargetActivation { targets = { [1] = { [1] = 1 } } }).prefix)
+    assert.are.equal("fig", O.class_of(ci.plot_losses { act_loss = { 1, 2 } }).prefix)
+  end)
 end)

@@ -109,8 +109,8 @@ describe("ci.plot_timeseries", function()
                    err_of(ci.plot_timeseries, ci.frame.from_rows({ "group", "x" }, { { "a", 1 } })))
     assert.matches("needs a 'group' column",
                    err_of(ci.plot_timeseries, ci.frame.from_rows({ "time_1" }, { { 1 } })))
-    assert.matches("slider_dim must be", err_of(ci.plot_timeseries, ts_frame(), { slider_dim = "neuron" }))
-    assert.matches("scatter_mode must be", err_of(ci.plot_timeseries, ts_frame(), { scatter_mode = "bars" }))
+    assert.matches("option 'slider_dim' must be one of", err_of(ci.plot_timeseries, ts_frame(), { slider_dim = "neuron" }))
+    assert.matches("option 'scatter_mode' must be one of", err_of(ci.plot_timeseries, ts_frame(), { scatter_mode = "bars" }))
   end)
 end)
 
@@ -175,7 +175,7 @@ describe("ci.plot_activity_by_column", function()
   end)
 
   it("rejects a bad plot_type and a frame without the columns", function()
-    assert.matches("plot_type must be 'line' or 'scatter'",
+    assert.matches("option 'plot_type' must be one of \"line\" or \"scatter\"",
                    err_of(ci.plot_activity_by_column, abc_frame(), nil, nil, nil, { plot_type = "bar" }))
     assert.matches("needs a 'cell_group' column",
                    err_of(ci.plot_activity_by_column, ci.frame { normalised_column = { 1 } }, nil, nil, nil, {}))
@@ -489,12 +489,12 @@ end)
 
 describe("figures: options are checked", function()
   it("an unknown option is an error naming the closest valid one", function()
-    assert.matches("ci.plot_heatmap: unknown option 'cb_label' %(did you mean 'cblabel'%?%)",
+    assert.matches("ci.plot_heatmap: unknown option 'cb_label' %(did you mean 'cblabel' or 'col_labels'%?%)",
                    err_of(ci.plot_heatmap, { { 1 } }, { cb_label = "x" }))
     assert.matches("ci.plot_losses: unknown option 'titel'", err_of(ci.plot_losses, { act_loss = { 1 } }, { titel = "x" }))
     assert.matches("ci.plot_timeseries: unknown option 'slider'",
                    err_of(ci.plot_timeseries, ts_frame(), { slider = false }))
-    assert.matches("unknown key of opts.sizing 'fig_widht' %(did you mean 'fig_width'%?%)",
+    assert.matches("unknown key of opts.sizing 'fig_widht' %(did you mean 'fig_width' or 'fig_height'%?%)",
                    err_of(ci.plot_timeseries, ts_frame(), { sizing = { fig_widht = 3 } }))
     assert.matches("ci.plot_activity_by_column: unknown option 'plottype'",
                    err_of(ci.plot_activity_by_column, abc_frame(), nil, nil, nil, { plottype = "line" }))
@@ -502,8 +502,41 @@ describe("figures: options are checked", function()
                    err_of(function() ci.plot_losses({ act_loss = { 1 } }):text { widht = 3 } end))
   end)
 
+  it("checks the types of options and of the tables inside them", function()
+    assert.matches("ci.plot_timeseries: option 'sizing.fig_width' must be a finite number >= 0, got a number %(%-1%)",
+                   err_of(ci.plot_timeseries, ts_frame(), { sizing = { fig_width = -1 } }))
+    assert.matches("ci.plot_timeseries: unknown key of opts.style 'font'",
+                   err_of(ci.plot_timeseries, ts_frame(), { style = { font = "x" } }))
+    assert.matches("ci.plot_losses: option 'width' must be an integer >= 50, got a number %(10%)",
+                   err_of(ci.plot_losses, { act_loss = { 1 } }, { width = 10 }))
+    assert.matches("ci.plot_heatmap: option 'palette' must be one of \"diverging\" or \"sequential\"",
+                   err_of(ci.plot_heatmap, { { 1 } }, { palette = "viridis" }))
+    assert.matches("ci.plot: unknown key of spec.fonts 'bas' %(did you mean 'base'%?%)",
+                   err_of(ci.plot, { panels = { {} }, fonts = { bas = 3 } }))
+    assert.matches("ci.plot: unknown option 'mode'", err_of(ci.plot, { panels = { {} }, mode = "x" }))
+  end)
+
+  it("ci.plot checks its panels and traces, and gives a trace without colour its position's", function()
+    assert.matches("ci.plot: panels%[1%]%.traces%[1%]%.x must be a Lua array of numbers, got nil",
+                   err_of(ci.plot, { panels = { { traces = { { y = { 1 } } } } } }))
+    assert.matches("ci.plot: panels%[1%]%.traces%[1%] has 2 x values and 1 y values",
+                   err_of(ci.plot, { panels = { { traces = { { x = { 1, 2 }, y = { 1 } } } } } }))
+    assert.matches("ci.plot: panels%[1%]%.traces%[2%]%.color must be an integer >= 1",
+                   err_of(ci.plot, { panels = { { traces = { { x = { 1 }, y = { 1 } }, { x = { 1 }, y = { 2 }, color = "red" } } } } }))
+    assert.matches("ci.plot: panels%[2%]%.image needs nrow and ncol",
+                   err_of(ci.plot, { panels = { {}, { image = { values = { 1, 2, 3 }, nrow = 2, ncol = 2 } } } }))
+    assert.matches("ci.plot: a figure needs at least one panel", err_of(ci.plot, { panels = {} }))
+    -- was "attempt to perform arithmetic on a nil value" inside plot.lua
+    local fig = ci.plot { panels = { { traces = { { x = { 1, 2 }, y = { 1, 2 } }, { x = { 1, 2 }, y = { 2, 1 } } } } },
+                          legend = { { name = "first" }, { name = "second" } } }
+    local script = fig:script()
+    assert.is_truthy(script:find("$P1T1 using 1:2 with lines lw 2 dt 1 lt 1 lc rgb '#1f77b4'", 1, true), script)
+    assert.is_truthy(script:find("$P1T2 using 1:2 with lines lw 2 dt 1 lt 2 lc rgb '#ff7f0e'", 1, true), script)
+    assert.is_truthy(script:find("keyentry with lines lw 2 dt 1 lt 2 lc rgb '#ff7f0e' title 'second'", 1, true), script)
+  end)
+
   it("a Lua array where the options belong is an error", function()
-    assert.matches("ci.plot_heatmap: options must be a table of named options",
+    assert.matches("ci.plot_heatmap: opts is a Lua array {\"title\"}, but options are named fields",
                    err_of(ci.plot_heatmap, { { 1 } }, { "title" }))
   end)
 

@@ -219,8 +219,17 @@ describe("saliency and get_gradients errors", function()
     assert.matches(pattern, err, 1, true)
   end
   it("unknown method", function()
-    fails("ci.saliency: method", ci.saliency, net, x, { [1] = { 2 } }, { method = "smoothgrad" })
-    fails("ci.get_gradients: method", ci.get_gradients, net, x, { 1 }, { [1] = { 2 } }, { method = "x" })
+    fails("ci.saliency: option 'method' must be one of \"vanilla\" or \"input_x_gradient\", got a string (\"smoothgrad\")",
+          ci.saliency, net, x, { [1] = { 2 } }, { method = "smoothgrad" })
+    fails("ci.get_gradients: option 'method' must be one of", ci.get_gradients, net, x, { 1 }, { [1] = { 2 } }, { method = "x" })
+  end)
+  it("misspelled options, with the closest name", function()
+    fails("ci.saliency: unknown option 'normalise' (did you mean 'normalize'?)", ci.saliency, net, x, { [1] = { 2 } },
+          { normalise = true })
+    fails("ci.get_gradients: unknown option 'monitor_layer' (did you mean 'monitor_layers'?)", ci.get_gradients, net,
+          x, { 1 }, { [1] = { 2 } }, { monitor_layer = { 1 } })
+    fails("ci.get_gradients: opts is a Lua array {\"odour_a\", \"odour_b\"}", ci.get_gradients, net, x, { 1 },
+          { [1] = { 2 } }, { "odour_a", "odour_b" })
   end)
   it("neuron and layer out of range", function()
     fails("neuron 13 is out of range 1..12", ci.saliency, net, x, { [1] = { 13 } })

@@ -524,10 +524,14 @@ describe("train_model errors", function()
   it("bad options and networks", function()
     local net, u, n, L, B = small_net()
     local tf = small_targets(B, n, L, true)
-    assert.matches("ci.train_model: opts.activation_loss_fn must be",
+    assert.matches("ci.train_model: option 'activation_loss_fn' must be \"mse\", \"mae\" or a function",
                    err_of(function() ci.train_model(net, u, tf, { activation_loss_fn = "huber" }) end), 1, true)
-    assert.matches("ci.train_model: opts.train_fraction must be in (0, 1]",
+    assert.matches("ci.train_model: option 'train_fraction' must be a number in (0, 1], got a number (0)",
                    err_of(function() ci.train_model(net, u, tf, { train_fraction = 0 }) end), 1, true)
+    assert.matches("ci.train_model: unknown option 'num_epoch' (did you mean 'num_epochs'?)",
+                   err_of(function() ci.train_model(net, u, tf, { num_epoch = 3 }) end), 1, true)
+    assert.matches("ci.train_model: option 'train_tau' must be a boolean, got a number (0)",
+                   err_of(function() ci.train_model(net, u, tf, { train_tau = 0 }) end), 1, true)
     assert.matches("ci.train_model: opts.train_indices[2] = 9 is out of range 1..3",
                    err_of(function() ci.train_model(net, u, tf, { train_indices = { 1, 9 } }) end), 1, true)
     assert.matches("ci.train_model: nothing to train",

@@ -10,6 +10,10 @@
 -- the Adam ranges are per part; once a part has stopped, the forward runs on
 -- the active parts' batches only.
 --
+-- keep_best returns the input with the lowest loss seen (per part) instead of the
+-- last iterate; a run whose activation loss ends higher than it began warns, naming
+-- the regularisation lambdas (the usual cause: the regularisers outweigh the targets).
+--
 -- Two paths compute the same numbers: without custom regularisers the loss and
 -- its gradient w.r.t. the activations are computed by hand (ffi loops and the
 -- engine's L1+L2 regulariser) and pushed through the network's tape node with
@@ -18,6 +22,7 @@
 local ffi = require "ffi"
 local P = require "cinterp.progress"
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local fmt, tanh, sqrt = string.format, math.tanh, math.sqrt
 local release, flat_view = util.release, util.flat_view
@@ -29,28 +34,13 @@ return function(ci)
   local E = ci._engine
   local C = E.C
   local where = "ci.activation_maximisation"
-
-  local function default(v, d) if v == nil then return d end return v end
+  local DECL -- the declaration, at the end of the file
 
   -- ------------------------------------------------------------ options
 
-  local function check_options(o)
-    if not util.is_int(o.num_iterations) or o.num_iterations < 0 then
-      error(where .. ": num_iterations must be an integer >= 0, got " .. tostring(o.num_iterations), 3)
-    end
-    if not util.is_int(o.n_runs) or o.n_runs < 1 then
-      error(where .. ": n_runs must be an integer >= 1, got " .. tostring(o.n_runs), 3)
-    end
-    for _, name in ipairs { "learning_rate", "in_reg_lambda", "out_reg_lambda", "stopping_threshold" } do
-      if type(o[name]) ~= "number" then
-        error(where .. ": " .. name .. " must be a number, got " .. type(o[name]), 3)
-      end
-    end
-    local custom = o.custom_reg_functions
+  -- What the declaration cannot say: the keys of custom_reg_functions.
+  local function check_custom_reg(custom)
     if custom == nil then return end
-    if type(custom) ~= "table" then
-      error(where .. ": custom_reg_functions must be a table {[\"in\"] = f, out = g}", 3)
-    end
     for k, f in pairs(custom) do
       if k ~= "in" and k ~= "out" then
         error(where .. ": custom_reg_functions has an unknown key '" .. tostring(k) ..
@@ -419,10 +409,30 @@ return function(ci)
                          "(iteration %s) and the losses until then", R.iterations, table.concat(best, ", ")))
   end
 
-  -- input (clamped to [-1, 1]: the last iterate, or the best one after an
-  -- interrupt), its output, the loss histories and the snapshots.
+  -- When a part's activation loss ended higher than it began: a warning naming the
+  -- regularisation lambdas, which usually cause it (the regularisers outweigh the
+  -- targets: the output one sums over every neuron and layer).
+  local function warn_rising(R)
+    local rose = {}
+    for b, p in ipairs(R.parts) do
+      local h = p.act_h
+      if #h >= 2 and h[#h] > h[1] then
+        rose[#rose + 1] = fmt("%s%.6g -> %.6g", R.o.independent_batches and ("batch " .. b .. ": ") or "",
+                              h[1], h[#h])
+      end
+    end
+    if #rose == 0 then return end
+    local reg = R.o.custom_reg_functions and "the custom regularisers, weighted by " or ""
+    util.warn(where, fmt("the activation loss ended higher than it began (%s); the usual cause is the " ..
+                         "regularisation outweighing the targets: %sin_reg_lambda = %g, out_reg_lambda = %g " ..
+                         "(the output term sums over all %d neurons x %d layers); try smaller lambdas",
+                         table.concat(rose, ", "), reg, R.o.in_reg_lambda, R.o.out_reg_lambda, R.n, R.L))
+  end
+
+  -- input (clamped to [-1, 1]: the last iterate, or the best one with keep_best
+  -- or after an interrupt), its output, the loss histories and the snapshots.
   local function results(R, interrupted)
-    local final = (interrupted and R.best or R.u:detach()):clamp(-1, 1)
+    local final = ((interrupted or R.o.keep_best) and R.best or R.u:detach()):clamp(-1, 1)
     local output = ci.no_grad(function() return R.net:forward(final) end)
     if R.B == 1 then
       final, output = final:select(1, 1):clone(), output:select(1, 1):clone()
@@ -454,21 +464,10 @@ return function(ci)
   --- best input so far (lowest loss; per batch with independent_batches) and the
   --- losses until then, with a warning on stderr (unless quiet).
   function ci.activation_maximisation(net, targets, opts)
-    -- options: read, defaulted and checked here, in one place
-    opts = opts or {}
-    if type(opts) ~= "table" then error(where .. ": opts must be a table", 2) end
-    local o = {
-      num_iterations = default(opts.num_iterations, 50), learning_rate = default(opts.learning_rate, 0.1),
-      in_reg_lambda = default(opts.in_reg_lambda, 0.01), out_reg_lambda = default(opts.out_reg_lambda, 0.01),
-      custom_reg_functions = opts.custom_reg_functions, early_stopping = default(opts.early_stopping, true),
-      stopping_threshold = default(opts.stopping_threshold, 1e-5), n_runs = default(opts.n_runs, 10),
-      normalize_gradients = default(opts.normalize_gradients, false),
-      independent_batches = default(opts.independent_batches, false), quiet = default(opts.quiet, false),
-      use_tqdm = default(opts.use_tqdm, default(opts.progress, true)),
-      print_output = default(opts.print_output, true), input_tensor = opts.input_tensor, seed = opts.seed,
-      batch_size = opts.batch_size, device = opts.device, log = opts.log, tape_path = opts._tape_path == true,
-    }
-    check_options(o)
+    -- options: checked against the declaration, defaults filled, in one place
+    local o = O.check(DECL, opts)
+    o.tape_path = o._tape_path == true
+    check_custom_reg(o.custom_reg_functions)
 
     if not ci.is_network(net) then
       error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
@@ -493,7 +492,60 @@ return function(ci)
     local interrupted = not ok and util.is_interrupt(err)
     if not ok and not interrupted then error(err, 0) end
     if interrupted and not o.quiet then warn_interrupted(R) end
+    if not o.quiet then warn_rising(R) end
     if R.print_output then print_final(R) end
     return results(R, interrupted)
   end
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  local CHAIN = "local W = ci.sparse({2, 3}, {1, 2}, {1, 1}, 3, 3)   -- the chain 1 -> 2 -> 3, post in rows\n"
+  DECL = O.declare{ name = "ci.activation_maximisation", where = where, topic = "Recipes",
+    doc = [[Finds an input that drives chosen neurons to target activations: Adam on the input
+    (B, S, num_layers) of a network, minimising the mean squared distance to the targets plus
+    L1 + L2 regularisation of the input and of the activations (or custom regularisers, weighted
+    by the same lambdas), stopping early when the loss settles. Returns the reference's six
+    results, output regularisation before input regularisation: by default the last iterate,
+    with keep_best the input of lowest loss. When the activation loss ends higher than it
+    began, a warning (unless quiet) names the lambdas, the usual cause. Ctrl-C returns the best
+    input so far and the losses until then, with a warning.]],
+    args = { { "net", "network", "the model" },
+             { "targets", "TargetActivation|table|frame", "what to reach (a plain table or frame is wrapped)" } },
+    opts = {
+      { "input_tensor", "tensor|table", nil, "the starting input (B, S, L)", default_text = "uniform random" },
+      { "num_iterations", "integer >= 0", 50, "Adam steps" },
+      { "learning_rate", "number", 0.1, "Adam's step size" },
+      { "in_reg_lambda", "number", 0.01, "weight of the input's L1 + L2 regularisation" },
+      { "out_reg_lambda", "number", 0.01, "weight of the activations' L1 + L2 regularisation (summed over all neurons and layers)" },
+      { "custom_reg_functions", "table", nil, "{[\"in\"] = f, out = g}: Lua functions of a tensor returning a scalar tensor" },
+      { "early_stopping", "boolean", true, "stop when the loss changes less than stopping_threshold for n_runs steps" },
+      { "stopping_threshold", "number", 1e-5, "the change that counts as settled" },
+      { "n_runs", "integer >= 1", 10, "steps the loss must stay settled" },
+      { "independent_batches", "boolean", false,
+        "each batch its own problem (loss, early stopping, best input); the loss lists are then per batch" },
+      { "keep_best", "boolean", false, "return the input with the lowest loss seen (per batch with independent_batches) instead of the last iterate" },
+      { "use_tqdm", "boolean", true, "a progress bar on stderr when it is a terminal", alias = "progress" },
+      { "print_output", "boolean", true, "print the losses every 10 iterations and at the end" },
+      { "device", { "cpu", "cuda" }, nil, "must be the device the network lives on (never a silent fallback)",
+        default_text = "the network's" },
+      { "seed", "integer", nil, "seeds the random start", default_text = "the current random state" },
+      { "normalize_gradients", "boolean", false, "divide the input's gradient by its norm at each timepoint" },
+      { "quiet", "boolean", false, "no bar, no printing, no warnings" },
+      { "log", "function|string", nil, "a function called with each iteration's figures, or a CSV path" },
+      { "batch_size", "integer >= 1", nil, "the batches of a plain targets table", default_text = "1" },
+    },
+    returns = {
+      { "input", "tensor", "the optimised input (B, S, L) or (S, L), clamped to [-1, 1]" },
+      { "output", "tensor", "its activations" },
+      { "act_loss", "array", "the activation loss per iteration" },
+      { "out_reg_losses", "array", "the output regularisation per iteration" },
+      { "in_reg_losses", "array", "the input regularisation per iteration" },
+      { "snapshots", "array", "thresholded tanh of the input every 5 iterations" },
+    },
+    example = CHAIN .. O.dedent[[local net = ci.LinearNetwork(W, {1}, {num_layers = 2, tau = 1})
+    local t = ci.TargetActivation{targets = {[2] = {[3] = 1}}}
+    local x, out, loss = ci.activation_maximisation(net, t, {num_iterations = 40, seed = 1, quiet = true,
+                                                           in_reg_lambda = 0, out_reg_lambda = 0})
+    print(loss[#loss] < loss[1])  --> true
+    local ok, err = pcall(ci.activation_maximisation, net, t, {num_iteration = 3})
+    print(err:match("unknown.*"))  --> unknown option 'num_iteration' (did you mean 'num_iterations'?)]] }
 end

@@ -1,9 +1,11 @@
 -- network.lua: ci.MultilayeredNetwork and ci.LinearNetwork, the Lua face of the
 -- C network engine (core/net*.c): groups and per-group parameters, forward with
 -- manipulate and checkpointing, the tape-recorded fallback for a custom Lua
--- activation function, set_param_grads and training_mode.
+-- activation function, set_param_grads and training_mode. Every option table is
+-- checked against the declarations at the end of the file (cinterp.options).
 local ffi = require "ffi"
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local fmt, is_int = string.format, util.is_int
 
@@ -13,6 +15,9 @@ return function(ci)
 
   local Network = {}
   local NetworkMT = { __index = Network }
+
+  -- the declarations (at the end of the file), checked at the top of each function
+  local ML_DECL, LINEAR_DECL, FORWARD, VJP, PARAM_GRADS, ACTIVATION, TRAINING_MODE
 
   local function wrap_tensor(p)
     if p == nil then return nil end
@@ -59,28 +64,10 @@ return function(ci)
     return { unpack(sensory_indices) }, sens
   end
 
-  -- The constructor's options with their defaults, checked.
-  local function read_options(where, opts)
-    if type(opts) ~= "table" then error(where .. ": opts must be a table", 4) end
-    local o = {
-      num_layers = opts.num_layers or 2,
-      threshold = opts.threshold or 0.01,
-      tanh_steepness = opts.tanh_steepness or 5,
-      default_bias = opts.default_bias or 0.0,
-      tau = opts.tau or 10,
-      idx_to_group = opts.idx_to_group,
-      slope_dict = opts.slope_dict, bias_dict = opts.bias_dict, tau_dict = opts.tau_dict,
-      divisive_strength = opts.divisive_strength == nil and 1 or opts.divisive_strength,
-      divisive_normalization = opts.divisive_normalization,
-      activation_function = opts.activation_function,
-      device = opts.device,
-    }
-    if not is_int(o.num_layers) or o.num_layers < 1 then
-      error(where .. ": num_layers must be an integer >= 1, got " .. tostring(o.num_layers), 4)
-    end
-    for _, name in ipairs { "threshold", "tanh_steepness", "default_bias", "tau" } do
-      if type(o[name]) ~= "number" then error(where .. ": " .. name .. " must be a number", 4) end
-    end
+  -- The constructor's options (decl: ML_DECL or LINEAR_DECL) checked against the
+  -- declaration, defaults filled, and their combinations checked.
+  local function read_options(decl, where, opts)
+    local o = O.check(decl, opts, 4)
     o.device = ci._check_device(where, o.device, 4) -- "cuda" needs the build and a GPU, no fallback
     local af = o.activation_function
     if af ~= nil and type(af) ~= "function" then
@@ -96,6 +83,15 @@ return function(ci)
     end
     if o.divisive_normalization ~= nil and o.idx_to_group == nil then
       error(where .. ": divisive_normalization needs idx_to_group (the groups of the neurons)", 4)
+    end
+    -- per-group values without groups would be ignored in silence
+    for _, name in ipairs { "slope_dict", "bias_dict", "tau_dict", "divisive_strength" } do
+      if type(o[name]) == "table" and o.idx_to_group == nil then
+        error(fmt("%s: %s gives values per group, but the network has no groups: give idx_to_group " ..
+                  "too (or a number for all neurons: %s)", where, name,
+                  name == "divisive_strength" and "divisive_strength" or
+                  ({ slope_dict = "tanh_steepness", bias_dict = "default_bias", tau_dict = "tau" })[name]), 4)
+      end
     end
     return o
   end
@@ -169,9 +165,6 @@ return function(ci)
     local gof = ffi.new("int32_t[?]", #indices)
     for i, gi in ipairs(indices) do gof[i - 1] = gi - 1 end
     local ds = o.divisive_strength
-    if type(ds) ~= "number" and type(ds) ~= "table" then
-      error(where .. ": divisive_strength must be a number or a table {pre_group = value}", 4)
-    end
     spec.n_groups, spec.group_of = G, gof
     spec.init_slope = group_values(where, groups, o.slope_dict, o.tanh_steepness, "slope_dict")
     spec.init_raw_bias = group_values(where, groups, o.bias_dict, o.default_bias, "bias_dict")
@@ -201,8 +194,9 @@ return function(ci)
   -- The seed's constructor: weights and sensory neurons checked, options read,
   -- groups and their initial parameters laid out, the engine's network built and
   -- wrapped with its live parameter tensors (when there are groups).
-  local function new_network(kind, where, all_weights, sensory_indices, opts)
-    local o = read_options(where, opts or {})
+  local function new_network(kind, decl, all_weights, sensory_indices, opts)
+    local where = decl.where
+    local o = read_options(decl, where, opts)
     local W = as_weights(where, all_weights)
     local n = W.nrows
     if W.nrows ~= W.ncols then
@@ -235,12 +229,15 @@ return function(ci)
     return self
   end
 
+  -- (not tail calls: the errors' levels count this frame, so they name the user's line)
   function ci.MultilayeredNetwork(all_weights, sensory_indices, opts)
-    return new_network(C.CI_NET_MULTILAYERED, "MultilayeredNetwork", all_weights, sensory_indices, opts)
+    local net = new_network(C.CI_NET_MULTILAYERED, ML_DECL, all_weights, sensory_indices, opts)
+    return net
   end
 
   function ci.LinearNetwork(all_weights, sensory_indices, opts)
-    return new_network(C.CI_NET_LINEAR, "LinearNetwork", all_weights, sensory_indices, opts)
+    local net = new_network(C.CI_NET_LINEAR, LINEAR_DECL, all_weights, sensory_indices, opts)
+    return net
   end
 
   function ci.is_network(x) return getmetatable(x) == NetworkMT end
@@ -277,8 +274,17 @@ return function(ci)
     return type(inner) == "table"
   end
 
-  -- The neurons a manipulate key names: a group's members with groups (a numeric
-  -- key that is not a group names nothing, as in the reference), else one neuron.
+  -- "'KC', 'ORN' and 'PN'" (at most 12 groups named)
+  local function groups_text(groups)
+    local q = {}
+    for k = 1, math.min(#groups, 12) do q[k] = fmt("'%s'", util.label_text(groups[k])) end
+    if #groups > 12 then q[#q + 1] = fmt("... (%d groups)", #groups) end
+    return O.either(q, "and")
+  end
+
+  -- The neurons a manipulate key names: a group's members with groups, else one
+  -- neuron. With groups a key that is no group is an error (the reference lets a
+  -- numeric one match nothing, and the experiment would vanish in silence).
   local function manip_neurons(self, key, where)
     if self.groups then
       if self.group_index[key] then
@@ -287,12 +293,16 @@ return function(ci)
         return list
       end
       if type(key) == "string" then
-        error(fmt("%s: manipulate: unknown group '%s' (the groups of idx_to_group)", where, key), 6)
+        error(fmt("%s: manipulate: unknown group '%s'%s", where, key,
+                  O.suggestion(key, self.groups, "the groups of idx_to_group")), 5)
       end
-      return {}
+      local key_text = type(key) == "number" and util.label_text(key) or O.describe(key)
+      error(fmt("%s: manipulate: key %s is not a group of the network: with idx_to_group the keys of a " ..
+                "layer's table are group names (%s); single neurons can be held by index only on a " ..
+                "network built without idx_to_group", where, key_text, groups_text(self.groups)), 5)
     end
     if not is_int(key) or key < 1 or key > self.n then
-      error(fmt("%s: manipulate: neuron %s is out of range 1..%d", where, tostring(key), self.n), 6)
+      error(fmt("%s: manipulate: neuron %s is out of range 1..%d", where, tostring(key), self.n), 5)
     end
     return { key }
   end
@@ -300,18 +310,21 @@ return function(ci)
   -- Appends {layer, batch (0 = every batch), neuron, value} for one layer's table.
   local function add_manip(self, list, batch, layer, spec, where)
     if not is_int(layer) then
-      error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5)
+      error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 4)
     end
     if layer < 1 then
-      error(fmt("%s: manipulate: layer %d is out of range (layers are 1-based)", where, layer), 5)
+      error(fmt("%s: manipulate: layer %d is out of range 1..%d (layers are 1-based)", where, layer,
+                self.num_layers), 4)
     end
-    if layer > self.num_layers then return end -- as the reference: a later layer never comes
+    if layer > self.num_layers then -- the reference ignores it: an experiment that never runs
+      error(fmt("%s: manipulate: layer %d is out of range 1..%d (num_layers)", where, layer, self.num_layers), 4)
+    end
     if type(spec) ~= "table" then
-      error(where .. ": manipulate[" .. layer .. "] must be a table {[neuron or group] = value}", 5)
+      error(where .. ": manipulate[" .. layer .. "] must be a table {[neuron or group] = value}", 4)
     end
     for key, value in pairs(spec) do
       if type(value) ~= "number" then
-        error(where .. ": manipulate: value for " .. tostring(key) .. " must be a number", 5)
+        error(where .. ": manipulate: value for " .. tostring(key) .. " must be a number", 4)
       end
       for _, i in ipairs(manip_neurons(self, key, where)) do list[#list + 1] = { layer, batch, i, value } end
     end
@@ -323,14 +336,14 @@ return function(ci)
   local function manip_list(self, manipulate, B, where)
     local list = {}
     if manipulate == nil then return list end
-    if type(manipulate) ~= "table" then error(where .. ": manipulate must be a table", 4) end
+    if type(manipulate) ~= "table" then error(where .. ": manipulate must be a table", 3) end
     if not is_per_batch(manipulate) then
       for layer, spec in pairs(manipulate) do add_manip(self, list, 0, layer, spec, where) end
       return list
     end
     for b, layers in pairs(manipulate) do
       if not is_int(b) or b < 1 or b > B then
-        error(fmt("%s: manipulate: batch %s is out of range 1..%d", where, tostring(b), B), 4)
+        error(fmt("%s: manipulate: batch %s is out of range 1..%d", where, tostring(b), B), 3)
       end
       for layer, spec in pairs(layers) do add_manip(self, list, b, layer, spec, where) end
     end
@@ -370,12 +383,11 @@ return function(ci)
   --- net:forward(inputs, {manipulate=, checkpoint_steps=, return_layer_list=})
   function Network:forward(inputs, opts)
     local where = self._where .. ".forward"
-    opts = opts or {}
+    opts = O.check(FORWARD, opts, 2, where)
     local u, two = self:_input3(inputs, where)
     local B = u:size(1)
     local list = manip_list(self, opts.manipulate, B, where)
-    local ck = opts.checkpoint_steps or 0
-    if not is_int(ck) or ck < 0 then error(where .. ": checkpoint_steps must be an integer >= 0", 2) end
+    local ck = opts.checkpoint_steps
     local out
     if self.custom_activation_function then
       out = self:_forward_custom(u, list, where)
@@ -401,13 +413,13 @@ return function(ci)
   --- (see ci_net_vjp in core/cinterp.h); parameter grads accumulate into .grad.
   function Network:vjp(inputs, grad_out, opts)
     local where = self._where .. ".vjp"
-    opts = opts or {}
+    opts = O.check(VJP, opts, 2, where)
     local u, two = self:_input3(inputs, where)
     if two and grad_out:dim() == 2 then grad_out = grad_out:reshape(1, grad_out:size(1), grad_out:size(2)) end
     local list = manip_list(self, opts.manipulate, u:size(1), where)
     local arr, nm = to_c_manip(list)
     local gi, gx = ffi.new("ci_tensor*[1]"), ffi.new("ci_tensor*[1]")
-    check(C.ci_net_vjp(self._net, u, arr, nm, opts.checkpoint_steps or 0, grad_out, gi,
+    check(C.ci_net_vjp(self._net, u, arr, nm, opts.checkpoint_steps, grad_out, gi,
                        opts.grad_x and gx or nil), where)
     local g_in, g_x = wrap_tensor(gi[0]), opts.grad_x and wrap_tensor(gx[0]) or nil
     if two then
@@ -433,16 +445,7 @@ return function(ci)
 
   --- net:set_param_grads{slopes=, raw_biases=, divisive_strength=, tau=}
   function Network:set_param_grads(o)
-    o = o or {}
-    if type(o) ~= "table" then
-      error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2)
-    end
-    for k in pairs(o) do
-      if k ~= "slopes" and k ~= "raw_biases" and k ~= "divisive_strength" and k ~= "tau" then
-        error(string.format("%s.set_param_grads: unknown option '%s' (slopes, raw_biases, " ..
-                            "divisive_strength, tau)", self._where, tostring(k)), 2)
-      end
-    end
+    o = O.check(PARAM_GRADS, o, 2, self._where .. ".set_param_grads")
     if not self.groups then return end
     local function set(t, v) if t and v ~= nil then t:requires_grad(v and true or false) end end
     set(self.slope, o.slopes)
@@ -453,21 +456,19 @@ return function(ci)
 
   --- ci.training_mode(net, {train_slopes=, train_biases=, divisive_strength=, train_tau=}, fn)
   function ci.training_mode(net, opts, fn)
-    if type(opts) == "function" then fn, opts = opts, {} end
-    opts = opts or {}
+    if type(opts) == "function" and fn == nil then fn, opts = opts, nil end
+    opts = O.check(TRAINING_MODE, opts)
     if getmetatable(net) ~= NetworkMT then
       error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
             util.type_name(net), 2)
     end
-    if type(opts) ~= "table" then error("ci.training_mode: opts must be a table, got " .. type(opts), 2) end
     if type(fn) ~= "function" then error("ci.training_mode: fn must be a function, got " .. type(fn), 2) end
-    local function flag(v) if v == nil then return true end return v end
     local old = {}
     for _, k in ipairs { "slope", "raw_biases", "divisive_strength", "tau_param" } do
       old[k] = net[k] and net[k]:requires_grad() or false
     end
-    net:set_param_grads { slopes = flag(opts.train_slopes), raw_biases = flag(opts.train_biases),
-                          divisive_strength = flag(opts.divisive_strength), tau = flag(opts.train_tau) }
+    net:set_param_grads { slopes = opts.train_slopes, raw_biases = opts.train_biases,
+                          divisive_strength = opts.divisive_strength, tau = opts.train_tau }
     local res = util.pack(pcall(fn, net))
     for k, v in pairs(old) do if net[k] then net[k]:requires_grad(v) end end
     if not res[1] then error(res[2], 0) end
@@ -501,7 +502,7 @@ return function(ci)
 
   --- The default activation as tensor ops: x = W x_prev (n x B), x_previous (n x B).
   function Network:activation_function(x, x_previous, opts)
-    opts = opts or {}
+    opts = O.check(ACTIVATION, opts, 2, self._where .. ".activation_function")
     local k = opts.slopes_full or select(1, self:_coeff_columns())
     local _, c0, t0 = self:_coeff_columns()
     local c = opts.biases_full or c0
@@ -577,4 +578,176 @@ return function(ci)
   -- every method checks its self: net.forward(tensor, u) names the method
   util.guard_methods(Network, ci.is_network, { prefix = "network",
     what = "a ci.MultilayeredNetwork or ci.LinearNetwork", var = "net" })
+
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  local TOPIC = "Models"
+  O.define_type("network", "a ci.MultilayeredNetwork or ci.LinearNetwork", ci.is_network)
+  local CHAIN = "local W = ci.sparse({2, 3}, {1, 2}, {1, 1}, 3, 3)   -- the chain 1 -> 2 -> 3, post in rows\n"
+  local GROUPED = CHAIN .. 'local net = ci.MultilayeredNetwork(W, {1}, {idx_to_group = {"a", "b", "b"}})\n'
+  local LINEAR = CHAIN .. "local net = ci.LinearNetwork(W, {1}, {num_layers = 2, tau = 1})\n"
+  local MANIPULATE = { "manipulate", "table", nil,
+    "{[layer] = {[neuron or group] = value}} (or per batch {[b] = {[layer] = ...}}): activations held at value",
+    default_text = "none" }
+  local NETWORK_OPTS = {
+    { "num_layers", "integer >= 1", 2, "the number of timesteps (layers) of the forward pass" },
+    { "threshold", "number", 0.01, "activations below it are set to 0 (MultilayeredNetwork)" },
+    { "tanh_steepness", "number", 5, "the slope of every neuron (of the groups without slope_dict)" },
+    { "idx_to_group", "table", nil, "the group of each neuron (a Lua array of n values): per-group parameters",
+      default_text = "none: one set of parameters" },
+    { "default_bias", "number", 0, "the bias of the groups without bias_dict" },
+    { "bias_dict", "table", nil, "{group = bias}" },
+    { "slope_dict", "table", nil, "{group = slope}" },
+    { "divisive_normalization", "table", nil, "{pre_group = {post_group, ...}}: divisive inhibition" },
+    { "divisive_strength", "number|table", 1, "a number or {pre_group = strength}" },
+    { "activation_function", "function", nil, "function(net, x, x_previous) made of tensor ops (CPU, taped)",
+      default_text = "the built-in one" },
+    { "tau", "number", 10, "the time constant of the groups without tau_dict" },
+    { "tau_dict", "table", nil, "{group = tau}" },
+    { "device", { "cpu", "cuda" }, "cpu", "where the network runs (\"cuda\" needs make CUDA=1 and a GPU)" },
+  }
+  local WEIGHTS = { "all_weights", "sparse|tensor", "n x n weights, post in rows" }
+
+  O.class{ prefix = "net", var = "net", name = "ci.MultilayeredNetwork", methods = Network, is = ci.is_network,
+    topic = TOPIC,
+    doc = [[A network (ci.MultilayeredNetwork or ci.LinearNetwork) holds the weights, the sensory
+    neurons and the parameters of the rate model; net:forward(x) (or net(x)) runs it. Fields: n,
+    num_layers, sensory_indices, groups, and with groups the parameter tensors slope, raw_biases,
+    tau_param and divisive_strength (aligned with groups).]] }
+
+  ML_DECL = O.declare{ name = "ci.MultilayeredNetwork", where = "MultilayeredNetwork", topic = TOPIC,
+    doc = [[The seed's rate model: at each of num_layers timesteps every neuron takes the
+    weighted sum of the previous activations (post in rows of all_weights), applies
+    tanh(slope * x + bias) above threshold, leaks with its time constant tau, and the sensory
+    neurons get the input of that timestep. Parameters are per group when idx_to_group is
+    given (net.slope, net.raw_biases, net.tau_param, net.divisive_strength, aligned with
+    net.groups). A misspelled option is an error, never a default in silence.]],
+    args = { WEIGHTS, { "sensory_indices", "array|tensor", "the neurons that take the input, in input-row order" } },
+    opts = NETWORK_OPTS,
+    returns = { { "net", "network", "help(net) lists its methods" } },
+    example = CHAIN .. O.dedent[[local net = ci.MultilayeredNetwork(W, {1}, {num_layers = 3, threshold = 0})
+    local out = net:forward(ci.tensor{{1, 0, 0}})       -- input: 1 sensory neuron x 3 layers
+    print(out:size(1), out:size(2), out:get(2, 1) > 0, out:get(3, 1))  --> 3 3 true 0
+    local ok, err = pcall(ci.MultilayeredNetwork, W, {1}, {num_layer = 5})
+    print(err:match("unknown.*"))  --> unknown option 'num_layer' (did you mean 'num_layers'?)]] }
+
+  LINEAR_DECL = O.declare{ name = "ci.LinearNetwork", where = "LinearNetwork", topic = TOPIC,
+    doc = [[The seed's linear rate model: as ci.MultilayeredNetwork without the threshold and
+    the tanh (slope * x + bias, leaking with tau). Same arguments and options.]],
+    args = { WEIGHTS, { "sensory_indices", "array|tensor", "the neurons that take the input" } },
+    opts = NETWORK_OPTS,
+    returns = { { "net", "network", "" } },
+    example = LINEAR .. O.dedent[[print(net:forward(ci.tensor{{1, 0}}):get(2, 1))  --> 5]] }
+
+  O.declare{ name = "ci.is_network", topic = TOPIC,
+    doc = "Whether x is a ci.MultilayeredNetwork or ci.LinearNetwork.",
+    args = "x", returns = "boolean",
+    example = LINEAR .. O.dedent[[print(ci.is_network(net), ci.is_network({}))  --> true false]] }
+
+  FORWARD = O.declare{ name = "net:forward", where = "MultilayeredNetwork.forward", topic = TOPIC,
+    doc = [[Runs the model on an input (B, S, num_layers) or (S, num_layers) and returns the
+    activations (B, n, num_layers) or (n, num_layers), also kept in net.activations. manipulate
+    holds chosen activations at fixed values (silencing: 0) at chosen layers (1..num_layers); with
+    groups its keys are group names, without them neuron indices (a key or a layer that matches
+    nothing is an error). net(x, opts) is the same.]],
+    args = { { "inputs", "tensor|table", "(B, S, L) or (S, L)" } },
+    opts = {
+      MANIPULATE,
+      { "checkpoint_steps", "integer >= 0", 0, "store every k-th state only and recompute the rest in backward (0: store all)" },
+      { "return_layer_list", "boolean", false, "return a Lua array of L tensors (n, B) instead" },
+    },
+    returns = { { "out", "tensor", "(B, n, L) or (n, L)" } },
+    example = LINEAR .. O.dedent[[local x = ci.tensor{{1, 0}}
+    print(net:forward(x):get(2, 1))  --> 5
+    print(net:forward(x, {manipulate = {[1] = {[2] = 0}}}):get(2, 1))  --> 0]] }
+
+  VJP = O.declare{ name = "net:vjp", where = "MultilayeredNetwork.vjp", topic = TOPIC,
+    doc = [[The vector-Jacobian product of the forward pass without the tape: the gradient of
+    sum(grad_out * forward(inputs)) with respect to the input (and, with grad_x, to every
+    activation); parameter gradients accumulate into their .grad.]],
+    args = { { "inputs", "tensor", "(B, S, L) or (S, L)" }, { "grad_out", "tensor", "the shape of the output" } },
+    opts = {
+      MANIPULATE,
+      { "checkpoint_steps", "integer >= 0", 0, "as in forward" },
+      { "grad_x", "boolean", false, "also return the gradient with respect to every activation" },
+    },
+    returns = { { "grad_input", "tensor", "the input's shape" }, { "grad_x", "tensor|nil", "the output's shape" } },
+    example = LINEAR .. O.dedent[[local g = net:vjp(ci.tensor{{1, 0}}, ci.tensor{{0, 0}, {1, 0}, {0, 0}})
+    print(g:get(1, 1))  --> 5]] }
+
+  PARAM_GRADS = O.declare{ name = "net:set_param_grads", where = "MultilayeredNetwork.set_param_grads",
+    topic = TOPIC, opts_name = "flags",
+    doc = "Switches the gradients of the per-group parameters on or off (a network with groups).",
+    opts = {
+      { "slopes", "boolean", nil, "net.slope", default_text = "unchanged" },
+      { "raw_biases", "boolean", nil, "net.raw_biases", default_text = "unchanged" },
+      { "divisive_strength", "boolean", nil, "net.divisive_strength", default_text = "unchanged" },
+      { "tau", "boolean", nil, "net.tau_param", default_text = "unchanged" },
+    },
+    example = GROUPED .. O.dedent[[net:set_param_grads{slopes = true}
+    print(net.slope:requires_grad(), net.tau_param:requires_grad())  --> true false]] }
+
+  O.declare{ name = "net:to", topic = TOPIC,
+    doc = [[Moves the network to "cpu" or "cuda" (every forward, backward and recipe follows);
+    "cuda" without the CUDA build or a GPU is an error.]],
+    args = { { "device", "string", "\"cpu\" or \"cuda\"" } }, returns = "net",
+    example = LINEAR .. O.dedent[[print(net:to("cpu").device)  --> cpu]] }
+
+  ACTIVATION = O.declare{ name = "net:activation_function", where = "MultilayeredNetwork.activation_function",
+    topic = TOPIC,
+    doc = [[The built-in activation as tensor ops on x = W x_previous (n, B): the template of a
+    custom activation_function.]],
+    args = { { "x", "tensor", "(n, B)" }, { "x_previous", "tensor", "(n, B)", optional = true } },
+    opts = {
+      { "slopes_full", "tensor", nil, "(n, 1) slopes instead of the network's" },
+      { "biases_full", "tensor", nil, "(n, 1) biases instead of the network's" },
+      { "taus_full", "tensor", nil, "(n, 1) time constants instead of the network's" },
+    },
+    returns = "tensor",
+    example = CHAIN .. O.dedent[[local net = ci.LinearNetwork(W, {1}, {tau = 1})
+    print(net:activation_function(ci.ones(3, 1)):get(1, 1))  --> 5
+    print(net:activation_function(ci.ones(3, 1), nil, {slopes_full = ci.full(2, 3, 1)}):get(1, 1))  --> 2]] }
+
+  O.declare_methods("net", TOPIC, {
+    { "biases", "", "tensor|nil", "The per-group biases |raw_biases| as a tensor (nil without groups).",
+      GROUPED .. "print(net:biases():size(1))  --> 2" },
+    { "effective_tau", "", "tensor|nil",
+      "The per-group time constants as the model uses them, max(tau_param, 1) (nil without groups).",
+      GROUPED .. "print(net:effective_tau():get(1))  --> 10" },
+    { "set_num_layers", "L", "",
+      "Changes the number of timesteps of later forward passes (the inputs must then have L layers).",
+      LINEAR .. "net:set_num_layers(4)\nprint(net.num_layers, net:forward(ci.ones(1, 4)):size(2))  --> 4 4" },
+    { "stored_bytes", "", "integer",
+      "The bytes of states the last forward pass stored for the backward (less with checkpoint_steps).",
+      LINEAR .. "net:forward(ci.ones(1, 2))\nprint(net:stored_bytes() >= 0)  --> true" },
+  })
+
+  TRAINING_MODE = O.declare{ name = "ci.training_mode", topic = TOPIC,
+    doc = [[Runs fn(net) with the gradients of the chosen per-group parameters on, and restores
+    them afterwards, even when fn raises (the seed's context manager).]],
+    args = { { "net", "network", "a network with groups" } },
+    opts = {
+      { "train_slopes", "boolean", true, "net.slope" },
+      { "train_biases", "boolean", true, "net.raw_biases" },
+      { "divisive_strength", "boolean", true, "net.divisive_strength" },
+      { "train_tau", "boolean", true, "net.tau_param" },
+    },
+    signature = "ci.training_mode(net, opts?, fn) -> fn's results",
+    example = GROUPED .. O.dedent[[local on = ci.training_mode(net, {train_tau = false}, function(n) return n.slope:requires_grad() end)
+    print(on, net.slope:requires_grad())  --> true false]] }
+
+  O.declare{ name = "ci.legacy_activation_function", topic = TOPIC,
+    doc = [[The reference's legacy activation tanh(relu(slope * x + bias)), leaking as
+    y * (1 - tau) + x_previous * tau (tau between 0 and 1): for activation_function = ...]],
+    args = { { "net", "network", "" }, { "x", "tensor", "(n, B)" }, { "x_previous", "tensor", "(n, B)", optional = true } },
+    returns = "tensor",
+    example = CHAIN .. O.dedent[[local net = ci.MultilayeredNetwork(W, {1}, {activation_function = ci.legacy_activation_function})
+    print(ci.legacy_activation_function(net, ci.zeros(3, 1)):get(1, 1))  --> 0]] }
+
+  O.declare{ name = "ci.legacy_activation_function_linear", topic = TOPIC,
+    doc = "The linear legacy activation slope * x + bias, leaking as legacy_activation_function.",
+    args = { { "net", "network", "" }, { "x", "tensor", "(n, B)" }, { "x_previous", "tensor", "(n, B)", optional = true } },
+    returns = "tensor",
+    example = CHAIN .. O.dedent[[local net = ci.LinearNetwork(W, {1})
+    print(ci.legacy_activation_function_linear(net, ci.ones(3, 1)):get(1, 1))  --> 5]] }
 end

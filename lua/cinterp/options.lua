@@ -368,6 +368,19 @@ function M.declare_methods(prefix, topic, list)
   end
 end
 
+-- O.fields{name = "opts.sizing", opts = {...}}: the declaration of the keys of a
+-- table inside an options table (not a function: it is not registered, help shows
+-- it through the option's doc line). O.check(spec, opts.sizing, level, where)
+-- checks it: "f: unknown key of opts.sizing 'fig_widht' (did you mean
+-- 'fig_width'?)", "f: option 'sizing.fig_width' must be a number >= 0, ...".
+function M.fields(spec)
+  local d = { name = spec.name, where = spec.name, opts = spec.opts, opts_name = spec.name,
+              option_word = "key of " .. spec.name, list_word = "keys",
+              key_prefix = spec.name:gsub("^opts%.", "") .. "." }
+  index_options(d)
+  return d
+end
+
 -- O.class{prefix = "frame", name = "ci.frame", methods = Frame, is = is_frame,
 -- topic = ..., doc = ...}: method declarations "frame:filter" resolve into
 -- `methods`, and help(x) of an object x with is(x) lists its methods.
@@ -445,10 +458,11 @@ local function option_names(d)
 end
 M.option_names = option_names
 
-local function type_error(d, o, key, v, level)
+local function type_error(where, d, o, key, v, level)
   local c = compile(o[2])
-  local given = key ~= o[1] and fmt("'%s' (%s)", key, o[1]) or fmt("'%s'", key)
-  error(fmt("%s: option %s must be %s, got %s", d.where, given, c.text, M.describe(v)), level + 1)
+  local prefix = d.key_prefix or ""
+  local given = key ~= o[1] and fmt("'%s%s' (%s)", prefix, key, o[1]) or fmt("'%s%s'", prefix, key)
+  error(fmt("%s: option %s must be %s, got %s", where, given, c.text, M.describe(v)), level + 1)
 end
 
 -- "{"odour_a", "odour_b"}" for the message about an array given as options
@@ -462,16 +476,18 @@ local function array_text(t)
   return "{" .. concat(parts, ", ") .. "}"
 end
 
--- O.check(decl, opts, level) -> a new table: opts checked against the
+-- O.check(decl, opts, level, where) -> a new table: opts checked against the
 -- declaration, with the declared defaults filled in (the caller's table is not
 -- changed). Errors are raised at `level` (default 2: the caller of the function
--- that calls check).
-function M.check(d, opts, level)
+-- that calls check) and name `where` (default decl.where: a method shared by
+-- classes names the caller's class).
+function M.check(d, opts, level, where)
   level = (level or 2) + 1
+  where = where or d.where
   local out = {}
   if opts ~= nil then
     if not is_plain_table(opts) then
-      error(fmt("%s: %s must be a table of named options, got %s", d.where, d.opts_name or "opts",
+      error(fmt("%s: %s must be a table of named options, got %s", where, d.opts_name or "opts",
                 M.describe(opts)), level)
     end
     if not d.array_ok and next(opts) ~= nil then
@@ -483,7 +499,7 @@ function M.check(d, opts, level)
         for k = 1, math.min(#names, 3) do shown[k] = names[k] .. " = ..." end
         local hint = #names > 0 and ("{" .. concat(shown, ", ") .. (#names > 3 and ", ..." or "") .. "}")
           or "no options"
-        error(fmt("%s: %s is a Lua array %s, but options are named fields: %s", d.where,
+        error(fmt("%s: %s is a Lua array %s, but options are named fields: %s", where,
                   d.opts_name or "opts", array_text(opts), hint), level)
       end
     end
@@ -495,10 +511,10 @@ function M.check(d, opts, level)
         if given_as[o[1]] then
           local a, b = given_as[o[1]], k          -- the option's own name first
           if b == o[1] or (a ~= o[1] and b < a) then a, b = b, a end
-          error(fmt("%s: give either '%s' or '%s', not both", d.where, a, b), level)
+          error(fmt("%s: give either '%s' or '%s', not both", where, a, b), level)
         end
         given_as[o[1]] = k
-        if not compile(o[2]).test(v) then type_error(d, o, k, v, level) end
+        if not compile(o[2]).test(v) then type_error(where, d, o, k, v, level) end
         out[o[1]] = v
       elseif type(k) == "number" and d.array_ok then
         out[k] = v
@@ -506,13 +522,13 @@ function M.check(d, opts, level)
         out[k] = v          -- an internal key (tests, private paths): not part of the API
       elseif ext and ext.opt_by_key[k] then
         local eo = ext.opt_by_key[k]
-        if not compile(eo[2]).test(v) then type_error(d, eo, k, v, level) end
+        if not compile(eo[2]).test(v) then type_error(where, d, eo, k, v, level) end
         out[k] = v
       elseif d.extends and not ext then
         out[k] = v          -- passed on to a function not declared (yet): it checks them
       else
-        error(fmt("%s: unknown option '%s'%s", d.where, tostring(k),
-                  M.suggestion(k, option_names(d), "options")), level)
+        error(fmt("%s: unknown %s '%s'%s", where, d.option_word or "option", tostring(k),
+                  M.suggestion(k, option_names(d), d.list_word or "options")), level)
       end
     end
   end

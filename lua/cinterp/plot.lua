@@ -26,8 +26,9 @@
 -- layers, time steps, iterations) tick from 1, and every axis gets as many ticks
 -- as its labels leave room for. Axes and colour bars are always labelled. The
 -- dumb terminal cannot draw images, so a heat map there is written as shaded
--- characters with a key (image_dumb). Option tables are checked by hand
--- (check_options, also used by grid.lua) until the library declares its options.
+-- characters with a key (image_dumb). Option tables are checked against the
+-- declarations at the end of this file (cinterp.options), the tables inside them
+-- (sizing, style, fonts) against O.fields.
 --
 -- The HTML page cannot be one multiplot: gnuplot's mouse code knows the axes of
 -- the last plot only. Each panel, and the shared legend, is drawn by the canvas
@@ -40,8 +41,11 @@
 -- error text go through two os.tmpname() files that are removed at once (LuaJIT's
 -- pipe close() reports no exit status, so the status is echoed on stdout).
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local M = {}
+-- the declarations (at the end of the file), checked at the top of each function
+local D = {}
 local html = require "cinterp.plot_html"
 
 local fmt, concat = string.format, table.concat
@@ -96,52 +100,6 @@ local function is_tensor(x)
   return ci_ref and ci_ref.is_tensor and ci_ref.is_tensor(x)
 end
 
--- edit distance, for "did you mean" in option errors
-local function edit_distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = (a:sub(i, i) == b:sub(j, j)) and 0 or 1
-      cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
--- Checks an options table by hand (until the library declares its options in
--- one place): nil or a table with string keys, each of them in known (a list);
--- a Lua array or an unknown key is an error naming the closest valid keys.
--- Returns opts or {}. what: "options" or e.g. "opts.sizing".
-local function check_options(where, opts, known, what, level)
-  what, level = what or "options", (level or 2) + 1
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(fmt("%s: %s must be a table, got %s", where, what, type(opts)), level)
-  end
-  local set = {}
-  for _, k in ipairs(known) do set[k] = true end
-  for k in pairs(opts) do
-    if type(k) ~= "string" then
-      error(fmt("%s: %s must be a table of named options ({name = value}), got a %s key %s"
-                .. " (a Lua array where the options table belongs?)", where, what, type(k), tostring(k)), level)
-    end
-    if not set[k] then
-      local best, names = huge, {}
-      for _, name in ipairs(known) do
-        local d = edit_distance(k, name)
-        if d < best then best, names = d, { name } elseif d == best then names[#names + 1] = name end
-      end
-      local hint = (best <= max(2, floor(#k / 3))) and (" (did you mean '" .. concat(names, "' or '") .. "'?)")
-                   or (" (valid: " .. concat(known, ", ") .. ")")
-      error(fmt("%s: unknown %s '%s'%s", where, what == "options" and "option" or ("key of " .. what), k, hint), level)
-    end
-  end
-  return opts
-end
-M.check_options = check_options
 
 -- a tensor or nested Lua table -> flat array (row-major), shape
 local function to_array(x, where, what)
@@ -255,26 +213,70 @@ end
 --         image = {values=flat, nrow=, ncol=, rowlabels=, collabels=, cbrange={lo,hi},
 --                  palette="diverging"|"sequential", cblabel=, yup= (row 1 at the bottom),
 --                  show_values= (each cell's value written on it), value_format= ("%.2f")}}
+-- The panels of a spec, checked: what ci.plot draws must be there and of the right
+-- kind, so that a mistake is an error naming it, not a failure inside gnuplot's script.
+local TRACE_MODES = { lines = true, markers = true, ["lines+markers"] = true }
+local function check_panels(where, panels)
+  local function bad(what, msg)   -- called from check_panels itself (the level is the user's)
+    if what then error(fmt("%s: %s %s", where, what, msg), 4) end
+  end
+  local function numbers(what, a)   -- what is wrong with a list of numbers, or nil
+    if type(a) ~= "table" then return what, "must be a Lua array of numbers, got " .. O.describe(a) end
+    for i = 1, #a do
+      if type(a[i]) ~= "number" then return fmt("%s[%d]", what, i), "must be a number, got " .. O.describe(a[i]) end
+    end
+  end
+
+  for p, panel in ipairs(panels) do
+    local pw = fmt("panels[%d]", p)
+    if type(panel) ~= "table" then bad(pw, "must be a table {traces = ..., image = ...}, got " .. O.describe(panel)) end
+    for t, tr in ipairs(panel.traces or {}) do
+      local tw = fmt("%s.traces[%d]", pw, t)
+      if type(tr) ~= "table" then bad(tw, "must be a table {x =, y =, ...}, got " .. O.describe(tr)) end
+      bad(numbers(tw .. ".x", tr.x))
+      bad(numbers(tw .. ".y", tr.y))
+      if #tr.x ~= #tr.y then bad(tw, fmt("has %d x values and %d y values", #tr.x, #tr.y)) end
+      if tr.mode ~= nil and not TRACE_MODES[tr.mode] then
+        bad(tw .. ".mode", "must be \"lines\", \"markers\" or \"lines+markers\", got " .. O.describe(tr.mode))
+      end
+      if tr.color ~= nil and not (util.is_int(tr.color) and tr.color >= 1) then
+        bad(tw .. ".color", "must be an integer >= 1 (a colour of the palette), got " .. O.describe(tr.color))
+      end
+    end
+    local im = panel.image
+    if im ~= nil then
+      if type(im) ~= "table" then bad(pw .. ".image", "must be a table {values =, nrow =, ncol =}") end
+      bad(numbers(pw .. ".image.values", im.values))
+      if not (util.is_int(im.nrow) and util.is_int(im.ncol) and im.nrow >= 1 and im.ncol >= 1 and
+              #im.values == im.nrow * im.ncol) then
+        bad(pw .. ".image", "needs nrow and ncol >= 1 and nrow * ncol values (row-major)")
+      end
+    end
+  end
+end
+
 local function new_figure(spec, where)
   where = where or "ci.plot"
-  check_options(where, spec, { "title", "panels", "cols", "panel_width", "panel_height", "width", "height",
-                               "legend", "fonts", "style", "mode" }, "spec", 2)
-  if type(spec) ~= "table" or type(spec.panels) ~= "table" or #spec.panels == 0 then
+  if spec == nil then error(where .. ": a figure needs a spec {panels = {...}, ...}", 3) end
+  spec = O.check(D.plot, spec, 2, where)
+  if spec.panels == nil or #spec.panels == 0 then
     error(where .. ": a figure needs at least one panel", 3)
   end
+  check_panels(where, spec.panels)
+  O.check(D.fonts, spec.fonts, 2, where)
+  O.check(D.style, spec.style, 2, where)
   local n = #spec.panels
   local cols = spec.cols or (n <= 3 and n or ceil(math.sqrt(n)))
   if cols > n then cols = n end
   local rows = ceil(n / cols)
-  local pw, ph = spec.panel_width or 600, spec.panel_height or 400
+  local pw, ph = spec.panel_width, spec.panel_height
   check_size(where, "panel width", pw)
   check_size(where, "panel height", ph)
   local fig = setmetatable({
     title = spec.title, panels = spec.panels, cols = cols, rows = rows,
     panel_width = pw, panel_height = ph,
     width = spec.width or pw * cols, height = spec.height or ph * rows,
-    legend = spec.legend, fonts = spec.fonts or {},
-    mode = spec.mode, style = spec.style or {},
+    legend = spec.legend, fonts = spec.fonts or {}, style = spec.style or {},
   }, Figure)
   if not spec.height then
     -- many legend entries below the grid: the canvas grows to hold them
@@ -714,7 +716,7 @@ local function panel_commands(self, out, p, r, c, geo, origin, size, to)
   for t, tr in ipairs(panel.traces or {}) do
     local title = (tr.key and not leg) and (" title " .. quote((dumb and " " or "") .. shorten(label_of(tr.name), 32)))
                   or " notitle"
-    plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t) .. with_clause(tr.mode, tr.color, tr) .. title
+    plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t) .. with_clause(tr.mode, tr.color or t, tr) .. title
   end
   if #plots == 0 then plots[1] = "NaN notitle" end
   out[#out + 1] = "plot " .. concat(plots, ", \\\n     ")
@@ -737,8 +739,8 @@ local function legend_commands(self, out, geo, origin, size, dumb)
     out[#out + 1] = fmt("set key inside center top horizontal Left reverse samplen 2 spacing 1.1 maxcols %d", leg.ncol)
   end
   local items = { "NaN notitle" }
-  for _, e in ipairs(self.legend) do
-    items[#items + 1] = "keyentry " .. with_clause(e.mode, e.color, e)
+  for k, e in ipairs(self.legend) do
+    items[#items + 1] = "keyentry " .. with_clause(e.mode, e.color or k, e)
                         .. " title " .. quote((dumb and " " or "") .. shorten(label_of(e.name), 32))
   end
   out[#out + 1] = "plot " .. concat(items, ", \\\n     ")
@@ -746,7 +748,7 @@ end
 
 -- the body of the script: data blocks, then the multiplot
 function Figure:script(opts)
-  opts = opts or {}
+  opts = O.check(D.script, opts, 2)
   local dumb = opts.dumb
   local geo = layout(self, opts.width or self.width, opts.height or self.height, dumb)
   local W, H, m, cw, chh = geo.W, geo.H, geo.m, geo.cw, geo.chh
@@ -962,7 +964,7 @@ M.terminal_size = terminal_size
 
 -- the figure drawn by gnuplot's dumb terminal, as a string
 function Figure:text(opts)
-  opts = check_options("ci.plot:text", opts, { "width", "height" })
+  opts = O.check(D.text, opts)
   local w, h = opts.width, opts.height
   if not (w and h) then
     local c, l = terminal_size()
@@ -1019,8 +1021,6 @@ end
 
 -- ------------------------------------------------------------------ plot_timeseries
 
-local SCATTER_MODES = { lines = true, markers = true, ["lines+markers"] = true }
-
 local function frame_col(df, name)
   if df:has_column(name) then return df:col(name) end
   return nil
@@ -1030,9 +1030,6 @@ end
 local TS_SIZING = { fig_width = 600, fig_height = 400, fig_margin = 0, fsize_ticks_pt = 12, fsize_title_pt = 16,
                     markersize = 8, ticklen = 5, tickwidth = 1, axislinewidth = 1.5, markerlinewidth = 1 }
 local TS_STYLE = { font_type = "DejaVu Sans", linecolor = "black", papercolor = "#ffffff" }
-local TS_SIZING_KEYS = { "axislinewidth", "fig_height", "fig_margin", "fig_width", "fsize_ticks_pt", "fsize_title_pt",
-                         "markerlinewidth", "markersize", "ticklen", "tickwidth" }
-local TS_STYLE_KEYS = { "font_type", "linecolor", "papercolor" }
 
 -- a plotly colour ("rgba(255,255,255,255)", "rgb(0,0,0)") as gnuplot's '#rrggbb'; names
 -- and '#rrggbb' pass through
@@ -1045,38 +1042,25 @@ end
 
 function M.plot_timeseries(df, opts)
   local where = "ci.plot_timeseries"
-  opts = check_options(where, opts, { "style", "sizing", "x_label", "y_label", "title", "slider_dim",
-                                      "ymin", "ymax", "scatter_mode" })
-  local sizing, style = {}, {}
-  for k, v in pairs(TS_SIZING) do sizing[k] = v end
-  for k, v in pairs(check_options(where, opts.sizing, TS_SIZING_KEYS, "opts.sizing")) do
-    if type(v) ~= "number" or not isfinite(v) or v < 0 then
-      error(fmt("%s: sizing.%s must be a number >= 0, got %s", where, k, tostring(v)), 2)
-    end
-    if (k == "tickwidth" or k == "markerlinewidth") and v ~= TS_SIZING[k] then
+  opts = O.check(D.timeseries, opts)
+  local sizing = O.check(D.sizing, opts.sizing, 2, where)   -- defaults filled (TS_SIZING)
+  local style = O.check(D.ts_style, opts.style, 2, where)   -- defaults filled (TS_STYLE)
+  for _, k in ipairs { "tickwidth", "markerlinewidth" } do
+    if sizing[k] ~= TS_SIZING[k] then
       error(fmt("%s: sizing.%s cannot be drawn by gnuplot (%s); leave it at %g", where, k,
                 k == "tickwidth" and "its tics take the axis line width, set axislinewidth"
                 or "its markers are filled discs without an outline", TS_SIZING[k]), 2)
     end
-    sizing[k] = v
   end
-  for k, v in pairs(TS_STYLE) do style[k] = v end
-  for k, v in pairs(check_options(where, opts.style, TS_STYLE_KEYS, "opts.style")) do style[k] = v end
   -- the seed's default slider_dim is 'batch'; an explicit nil can't be seen in a
   -- Lua table, so `slider_dim = false` (or "none") means no slider
   local slider = opts.slider_dim
-  if slider == nil then slider = "batch" elseif slider == false or slider == "none" then slider = nil end
-  if slider ~= nil and slider ~= "batch" and slider ~= "group" then
-    error(fmt("%s: slider_dim must be 'batch', 'group', false or 'none', got '%s'", where, tostring(slider)), 2)
-  end
+  if slider == false or slider == "none" then slider = nil end
   if type(df) == "table" and not is_frame(df) and ci_ref and ci_ref.frame then
     df = ci_ref.frame(df)
   end
   if not is_frame(df) then error(where .. ": df must be a frame (ci.frame)", 2) end
-  local mode = opts.scatter_mode or "lines"
-  if not SCATTER_MODES[mode] then
-    error(fmt("%s: scatter_mode must be 'lines', 'markers' or 'lines+markers', got '%s'", where, tostring(mode)), 2)
-  end
+  local mode = opts.scatter_mode
   -- time columns, ordered by their number
   local tcols = {}
   for _, name in ipairs(df:columns()) do
@@ -1124,7 +1108,7 @@ function M.plot_timeseries(df, opts)
     return { name = name, x = x, y = ys[r], mode = mode, color = ci_, linewidth = lw, pointsize = ps }
   end
   local function base_panel(title)
-    return { title = title, xlabel = opts.x_label or "Time", ylabel = opts.y_label or "Activation",
+    return { title = title, xlabel = opts.x_label, ylabel = opts.y_label,
              xrange = { xlo, xhi }, yrange = { ylo, yhi }, xint = true, traces = {} }
   end
   if outer then
@@ -1206,17 +1190,13 @@ function M.plot_activity_by_column(activity, idx_to_group, idx_to_column, select
      and not is_frame(idx_to_group) and string_keys_only(idx_to_group) then
     opts, idx_to_group = idx_to_group, nil     -- plot_activity_by_column(frame, opts)
   end
-  opts = check_options(where, opts, { "plot_type", "model_input", "sensory_indices", "figsize", "global_min",
-                                      "global_max", "title", "panel_width", "panel_height", "font_size" })
-  local plot_type = opts.plot_type or "line"
-  if plot_type ~= "line" and plot_type ~= "scatter" then
-    error(fmt("%s: plot_type must be 'line' or 'scatter', got '%s'", where, tostring(plot_type)), 2)
-  end
+  opts = O.check(D.by_column, opts)
+  local plot_type = opts.plot_type
   local df = by_column_frame(where, activity, idx_to_group, idx_to_column, selected_group, opts)
   for _, c in ipairs { "normalised_column", "cell_group", "activation", "time_step" } do
     if not df:has_column(c) then error(fmt("%s: the frame needs a '%s' column", where, c), 2) end
   end
-  local figsize = opts.figsize or { 800, 600 }
+  local figsize = opts.figsize
   local ncol, grp, act, ts = df:col("normalised_column"), df:col("cell_group"), df:col("activation"), df:col("time_step")
   -- groups in order of first appearance (the seed's unique()), times sorted
   local groups, gidx = {}, {}
@@ -1258,10 +1238,10 @@ function M.plot_activity_by_column(activity, idx_to_group, idx_to_column, select
   local cols = n <= 3 and n or ceil(math.sqrt(n))
   local rows = ceil(n / cols)
   local fig = new_figure({
-    title = opts.title or "Neural activity by column", panels = panels, legend = legend, cols = cols,
+    title = opts.title, panels = panels, legend = legend, cols = cols,
     panel_width = opts.panel_width or (n == 1 and figsize[1] or max(320, floor(figsize[1] / min(cols, 2)))),
     panel_height = opts.panel_height or (n == 1 and figsize[2] or max(240, floor(figsize[2] / min(rows, 2)))),
-    fonts = { base = opts.font_size or 12, title = 15 },
+    fonts = { base = opts.font_size, title = 15 },
   }, where)
   fig.kind = "activity_by_column"
   return fig
@@ -1281,7 +1261,7 @@ local LOSS_NAMES = { act_loss = "activation loss", out_reg_losses = "output regu
 -- opts: log (log-scale y), title, xlabel, ylabel, width, height, names = {key=label}
 function M.plot_losses(t, opts)
   local where = "ci.plot_losses"
-  opts = check_options(where, opts, { "log", "title", "xlabel", "ylabel", "width", "height", "names", "font_size" })
+  opts = O.check(D.losses, opts)
   if type(t) ~= "table" then error(where .. ": expected a table of loss lists", 2) end
   local keys, used = {}, {}
   for _, k in ipairs(LOSS_ORDER) do
@@ -1320,7 +1300,7 @@ function M.plot_losses(t, opts)
   local ys = {}
   local n = 1
   for i, tr in ipairs(traces) do ys[i] = tr.y; n = max(n, #tr.y) end
-  local panel = { xlabel = opts.xlabel or "Iteration", ylabel = opts.ylabel or "Loss", traces = traces,
+  local panel = { xlabel = opts.xlabel, ylabel = opts.ylabel, traces = traces,
                   logy = opts.log, xrange = { 1, max(n, 2) } }
   panel.xint = true
   if not opts.log then
@@ -1329,9 +1309,9 @@ function M.plot_losses(t, opts)
     if lo and lo >= 0 then a = max(a, 0) end
     panel.yrange = { a, b }
   end
-  local fig = new_figure({ title = opts.title or "Losses", panels = { panel }, legend = legend,
-                           panel_width = opts.width or 700, panel_height = opts.height or 420,
-                           fonts = { base = opts.font_size or 12, title = 15 } }, where)
+  local fig = new_figure({ title = opts.title, panels = { panel }, legend = legend,
+                           panel_width = opts.width, panel_height = opts.height,
+                           fonts = { base = opts.font_size, title = 15 } }, where)
   fig.kind, fig.dropped = "losses", dropped
   return fig
 end
@@ -1345,12 +1325,7 @@ end
 -- panel_width, panel_height, cols (panels per row), font_size
 function M.plot_heatmap(x, opts)
   local where = "ci.plot_heatmap"
-  opts = check_options(where, opts, { "row_labels", "col_labels", "batch_names", "title", "xlabel", "ylabel",
-                                      "cblabel", "palette", "cbrange", "panel_width", "panel_height", "cols",
-                                      "font_size" })
-  if opts.palette ~= nil and opts.palette ~= "diverging" and opts.palette ~= "sequential" then
-    error(fmt("%s: palette must be 'diverging' or 'sequential', got '%s'", where, tostring(opts.palette)), 2)
-  end
+  opts = O.check(D.heatmap, opts)
   local flat, shape = to_array(x, where, "tensor")
   local nb, nr, nc
   if #shape == 2 then nb, nr, nc = 1, shape[1], shape[2]
@@ -1384,19 +1359,203 @@ function M.plot_heatmap(x, opts)
     if nb > 1 then
       title = opts.batch_names and label_of(opts.batch_names[b]) or ("Batch " .. b)
     end
-    panels[b] = { title = title, xlabel = opts.xlabel or "Time step", ylabel = opts.ylabel or "Row",
+    panels[b] = { title = title, xlabel = opts.xlabel, ylabel = opts.ylabel,
                   image = { values = vals, nrow = nr, ncol = nc, rowlabels = opts.row_labels, collabels = opts.col_labels,
-                            cbrange = cb, palette = palette, cblabel = opts.cblabel or "Value" } }
+                            cbrange = cb, palette = palette, cblabel = opts.cblabel } }
   end
   local maxlab = 0
   for _, l in ipairs(opts.row_labels or {}) do maxlab = max(maxlab, #shorten(label_of(l), 24)) end
   local pw = opts.panel_width or max(440, min(900, 200 + nc * 18 + maxlab * 7))
   local ph = opts.panel_height or max(340, min(900, 120 + nr * 16))
   local fig = new_figure({ title = opts.title, panels = panels, panel_width = pw, panel_height = ph,
-                           cols = opts.cols, fonts = { base = opts.font_size or 11, title = 15 } }, where)
+                           cols = opts.cols, fonts = { base = opts.font_size, title = 15 } }, where)
   fig.kind = "heatmap"
   return fig
 end
+
+-- ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+local TOPIC = "Figures"
+local PIXELS = "integer >= 50"
+local SIZE = O.checker("a finite number >= 0", function(v) return isfinite(v) and v >= 0 end)
+
+D.fonts = O.fields{ name = "spec.fonts", opts = {
+  { "base", "number > 0", 12, "the font size of labels and ticks (points)" },
+  { "title", "number > 0", 16, "the font size of the figure's title" } } }
+D.style = O.fields{ name = "spec.style", opts = {
+  { "font", "string", "DejaVu Sans", "the font's name" },
+  { "linecolor", "string", "#000000", "the colour of the axes" },
+  { "papercolor", "string", "#ffffff", "the background" },
+  { "axislinewidth", SIZE, 1.2, "the width of the axes" },
+  { "ticklen", SIZE, 5, "the length of the ticks" },
+  { "margin", SIZE, 0, "blank pixels around the panels" } } }
+D.sizing = O.fields{ name = "opts.sizing", opts = {
+  { "fig_width", SIZE, TS_SIZING.fig_width, "pixels per panel, across" },
+  { "fig_height", SIZE, TS_SIZING.fig_height, "pixels per panel, down" },
+  { "fig_margin", SIZE, TS_SIZING.fig_margin, "blank pixels around the panels" },
+  { "fsize_ticks_pt", SIZE, TS_SIZING.fsize_ticks_pt, "the font size of labels and ticks" },
+  { "fsize_title_pt", SIZE, TS_SIZING.fsize_title_pt, "the font size of the title" },
+  { "markersize", SIZE, TS_SIZING.markersize, "the marker size (plotly's units)" },
+  { "ticklen", SIZE, TS_SIZING.ticklen, "the length of the ticks" },
+  { "tickwidth", SIZE, TS_SIZING.tickwidth, "must stay 1: gnuplot's ticks take the axis line width" },
+  { "axislinewidth", SIZE, TS_SIZING.axislinewidth, "the width of the axes" },
+  { "markerlinewidth", SIZE, TS_SIZING.markerlinewidth, "must stay 1: gnuplot's markers have no outline" } } }
+D.ts_style = O.fields{ name = "opts.style", opts = {
+  { "font_type", "string", TS_STYLE.font_type, "the font's name" },
+  { "linecolor", "string", TS_STYLE.linecolor, "the axes' colour (a name, '#rrggbb' or plotly's 'rgb(r,g,b)')" },
+  { "papercolor", "string", TS_STYLE.papercolor, "the background (as linecolor; 'rgba(...)' too)" } } }
+
+O.class{ prefix = "fig", var = "fig", name = "ci.plot", methods = Figure, topic = TOPIC,
+  is = function(v) return type(v) == "table" and getmetatable(v) == Figure end,
+  doc = [[A figure (ci.plot and the plot_* functions) holds panels of traces or heat maps and is
+  drawn by gnuplot: fig:save(path) writes PNG, SVG, PDF or an HTML page, fig:show() a window or
+  text in the terminal, fig:text() that text, fig:script() the gnuplot script.]] }
+
+local TRACE = 'local fig = ci.plot{panels = {{traces = {{x = {1, 2, 3}, y = {1, 4, 9}, name = "y"}}}}}\n'
+D.plot = O.declare{ name = "ci.plot", topic = TOPIC, opts_name = "spec", aliases = { "ci.plot.new" },
+  doc = [[A figure from a spec: panels of traces or images, a shared legend, a title, rendered
+  through gnuplot. A panel is {title=, xlabel=, ylabel=, xrange = {lo, hi}, yrange=, logy=,
+  traces = {{x =, y =, name =, mode = "lines"|"markers"|"lines+markers", color = k, key =}},
+  image = {values = flat row-major, nrow =, ncol =, rowlabels =, collabels =, cbrange =,
+  palette = "diverging"|"sequential", cblabel =, show_values =}}; a trace without color takes
+  its position's colour. The plot_* functions build their figures through it.]],
+  signature = "ci.plot(spec) -> fig",
+  opts = {
+    { "panels", "array", nil, "the panels (see above)", default_text = "required" },
+    { "title", "string", nil, "the figure's title" },
+    { "cols", "integer >= 1", nil, "panels per row", default_text = "up to 3, then about the square root" },
+    { "panel_width", PIXELS, 600, "pixels per panel, across" },
+    { "panel_height", PIXELS, 400, "pixels per panel, down" },
+    { "width", PIXELS, nil, "the canvas' width", default_text = "cols x panel_width" },
+    { "height", PIXELS, nil, "the canvas' height", default_text = "rows x panel_height, more for a long legend" },
+    { "legend", "array", nil, "a legend shared by the panels: {{name =, color = k, mode =}, ...}" },
+    { "fonts", "table", nil, "{base = 12, title = 16}: font sizes" },
+    { "style", "table", nil, "{font =, linecolor =, papercolor =, axislinewidth =, ticklen =, margin =}" },
+  },
+  returns = "fig",
+  example = TRACE .. O.dedent[[print(fig:ntraces(), fig:script():find("plot %$P1T1") ~= nil)  --> 1 true
+  print(tostring(ci.plot.new{panels = {{}}, title = "t"}))  --> ci.plot figure: 1 panel(s) in 1x1, 600x400 px, 't']] }
+
+D.save = O.declare{ name = "fig:save", where = "ci.plot:save", topic = TOPIC,
+  doc = [[Renders the figure into a file by its extension: .png (pngcairo), .svg, .pdf (pdfcairo), or
+  .html (a page drawn by gnuplot's canvas terminal, with zoom and a mouse readout in each panel,
+  needing no other file). A file it could not finish is removed.]],
+  args = { { "path", "string", "ends in .png, .svg, .pdf or .html" } }, returns = "path",
+  example = TRACE .. O.dedent[[local path = os.tmpname() .. ".svg"
+  print(fig:save(path) == path, io.open(path):read("*a"):find("<svg") ~= nil)  --> true true
+  os.remove(path); os.remove((path:gsub("%.svg$", "")))]] }
+O.declare{ name = "fig:show", topic = TOPIC,
+  doc = [[Shows the figure: in a window (wxt, qt or x11) when DISPLAY is set, else drawn as text in
+  the terminal (fig:text at the terminal's size).]],
+  returns = "fig",
+  example = TRACE .. O.dedent[[print(type(fig.show))  --> function]] }
+D.text = O.declare{ name = "fig:text", where = "ci.plot:text", topic = TOPIC,
+  doc = [[The figure drawn by gnuplot's dumb terminal, as a string of characters (heat maps shaded
+  with a key of characters).]],
+  opts = { { "width", "integer >= 20", nil, "characters across", default_text = "the terminal's" },
+           { "height", "integer >= 10", nil, "lines", default_text = "the terminal's, less one" } },
+  returns = "string",
+  example = TRACE .. O.dedent[[local text = fig:text{width = 40, height = 12}
+  print(#text:gsub("[^\n]", "") >= 10)  --> true]] }
+D.script = O.declare{ name = "fig:script", where = "ci.plot:script", topic = TOPIC,
+  doc = "The gnuplot script of the figure, its data inline, without the terminal and output lines.",
+  opts = { { "dumb", "boolean", false, "the script for the dumb terminal (characters)" },
+           { "width", "number > 0", nil, "the canvas' width", default_text = "the figure's" },
+           { "height", "number > 0", nil, "the canvas' height", default_text = "the figure's" } },
+  returns = "string",
+  example = TRACE .. O.dedent[[print(fig:script():match("^# cinterp figure: 1 panel"))  --> # cinterp figure: 1 panel]] }
+O.declare{ name = "fig:ntraces", topic = TOPIC, doc = "The number of traces over all panels.", returns = "integer",
+  example = TRACE .. O.dedent[[print(fig:ntraces())  --> 1]] }
+
+local TS_FRAME = 'local df = ci.get_neuron_activation(ci.tensor{{0, 0.5, 1}, {1, 0.5, 0}}, {1, 2}, ' ..
+                 '{idx_to_group = {"a", "b"}})\n'
+D.timeseries = O.declare{ name = "ci.plot_timeseries", topic = TOPIC,
+  doc = [[Line plots of activations over time from a frame of get_neuron_activation (columns
+  [batch_name,] group, time_1 ...): one trace per group, a panel per batch (or per group with
+  slider_dim = "group") where the reference animates a slider; slider_dim = false puts every
+  trace in one panel.]],
+  args = { { "df", "frame", "columns [batch_name,] group, time_1 ..." } },
+  opts = {
+    { "style", "table", nil, "{font_type =, linecolor =, papercolor =} (the seed's keys)" },
+    { "sizing", "table", nil, "{fig_width =, fig_height =, fig_margin =, fsize_ticks_pt =, fsize_title_pt =, " ..
+      "markersize =, ticklen =, axislinewidth =} (the seed's keys)" },
+    { "x_label", "string", "Time", "the x axis label" },
+    { "y_label", "string", "Activation", "the y axis label" },
+    { "title", "string", nil, "the title" },
+    { "slider_dim", { "batch", "group", "none", false }, "batch", "a panel per value of this column (false or \"none\": one panel)" },
+    { "ymin", "number", nil, "the y range's lower end", default_text = "the data's, padded" },
+    { "ymax", "number", nil, "the y range's upper end", default_text = "the data's, padded" },
+    { "scatter_mode", { "lines", "markers", "lines+markers" }, "lines", "how the traces are drawn" },
+  },
+  returns = "fig",
+  example = TS_FRAME .. O.dedent[[local fig = ci.plot_timeseries(df, {slider_dim = false, x_label = "Layer"})
+  print(fig:ntraces(), fig.panels[1].xlabel)  --> 2 Layer]] }
+
+D.by_column = O.declare{ name = "ci.plot_activity_by_column", topic = TOPIC,
+  doc = [[The figure of activity_by_column: activation by normalised column, a panel per time step
+  (the input first, when model_input is given), one trace per cell group. Also
+  ci.plot_activity_by_column(frame, opts) with activity_by_column's frame.]],
+  args = { { "activity", "tensor|frame", "(n, T), or activity_by_column's frame" },
+           { "idx_to_group", "table", "as activity_by_column" }, { "idx_to_column", "table", "as activity_by_column" },
+           { "selected_group", "any", "as activity_by_column" } },
+  opts = {
+    { "plot_type", { "line", "scatter" }, "line", "lines with markers, or markers only" },
+    { "model_input", "tensor|table", nil, "as activity_by_column" },
+    { "sensory_indices", "array|tensor", nil, "as activity_by_column" },
+    { "figsize", "array", { 800, 600 }, "{width, height} in pixels" },
+    { "global_min", "number", nil, "the y range's lower end", default_text = "min(0, the data's)" },
+    { "global_max", "number", nil, "the y range's upper end", default_text = "max(1, the data's)" },
+    { "title", "string", "Neural activity by column", "the title" },
+    { "panel_width", PIXELS, nil, "pixels per panel", default_text = "from figsize" },
+    { "panel_height", PIXELS, nil, "pixels per panel", default_text = "from figsize" },
+    { "font_size", "number > 0", 12, "the base font size" },
+  },
+  returns = "fig",
+  example = [[local acts = ci.tensor{{1, 0}, {0.5, 1}, {0.25, 0.25}}
+  local fig = ci.plot_activity_by_column(acts, {"EPG", "EPG", "PEN"}, {1, 2, 1}, "EPG")
+  print(#fig.panels, fig.panels[1].title)  --> 2 Layer 1]] }
+
+D.losses = O.declare{ name = "ci.plot_losses", topic = TOPIC,
+  doc = [[Loss curves from named lists: act_loss, out_reg_losses, in_reg_losses of
+  activation_maximisation, history's keys of train_model, or any other name; lists with no finite
+  value are left out (fig.dropped).]],
+  args = { { "t", "table", "{name = {values...} or a tensor, ...}" } },
+  opts = {
+    { "log", "boolean", false, "a log-scale y axis (values <= 0 left out)" },
+    { "title", "string", "Losses", "the title" },
+    { "xlabel", "string", "Iteration", "the x axis label" },
+    { "ylabel", "string", "Loss", "the y axis label" },
+    { "width", PIXELS, 700, "pixels" },
+    { "height", PIXELS, 420, "pixels" },
+    { "names", "table", nil, "{key = label}: legend entries instead of the built-in names" },
+    { "font_size", "number > 0", 12, "the base font size" },
+  },
+  returns = "fig",
+  example = [[local fig = ci.plot_losses({act_loss = {3, 2, 1.5}, val_loss = {0 / 0}}, {names = {act_loss = "mine"}})
+  print(fig:ntraces(), fig.legend[1].name, fig.dropped[1])  --> 1 mine val_loss]] }
+
+D.heatmap = O.declare{ name = "ci.plot_heatmap", topic = TOPIC,
+  doc = [[A heat map of a (rows, columns) or (batch, rows, columns) tensor or nested Lua array, a
+  panel per batch; ticks count from 1 unless labels are given, missing values are grey.]],
+  args = { { "x", "tensor|table", "(rows, T) or (B, rows, T)" } },
+  opts = {
+    { "row_labels", "array", nil, "a label per row" },
+    { "col_labels", "array", nil, "a label per column" },
+    { "batch_names", "array", nil, "panel titles", default_text = "Batch 1 .. B (several batches)" },
+    { "title", "string", nil, "the title" },
+    { "xlabel", "string", "Time step", "the x axis label" },
+    { "ylabel", "string", "Row", "the y axis label" },
+    { "cblabel", "string", "Value", "the colour bar's label" },
+    { "palette", { "diverging", "sequential" }, nil, "colours", default_text = "diverging when the values change sign" },
+    { "cbrange", "array", nil, "{lo, hi} of the colour bar", default_text = "the data's (symmetric when diverging)" },
+    { "panel_width", PIXELS, nil, "pixels", default_text = "from the columns and labels" },
+    { "panel_height", PIXELS, nil, "pixels", default_text = "from the rows" },
+    { "cols", "integer >= 1", nil, "panels per row" },
+    { "font_size", "number > 0", 11, "the base font size" },
+  },
+  returns = "fig",
+  example = [[local fig = ci.plot_heatmap(ci.tensor{{1, -1}, {0.5, 0}}, {row_labels = {"a", "b"}})
+  print(fig.panels[1].image.palette, fig.panels[1].xlabel)  --> diverging Time step]] }
 
 -- ------------------------------------------------------------------ install
 

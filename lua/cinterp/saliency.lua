@@ -4,10 +4,13 @@
 -- target activations / d activations at each layer, per monitored neuron or group,
 -- as a frame group, batch_name, time_<layer>...).
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local fmt, is_int = string.format, util.is_int
 
 return function(ci)
+  local SALIENCY, GRADIENTS -- the declarations, at the end of the file
+
   local function check_net(where, net)
     if not ci.is_network(net) then
       error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
@@ -15,16 +18,10 @@ return function(ci)
     end
   end
 
-  -- The network and the options both functions share (device, method), checked;
-  -- returns the method.
-  local function common_options(where, net, opts)
+  -- The network and the device option both functions share, checked.
+  local function check_net_device(where, net, opts)
     check_net(where, net)
     ci._recipe_device(where, net, opts.device, 3) -- "cuda" must match the network's device
-    local method = opts.method or "vanilla"
-    if method ~= "vanilla" and method ~= "input_x_gradient" then
-      error(fmt("%s: method must be \"vanilla\" or \"input_x_gradient\", got %s", where, tostring(method)), 3)
-    end
-    return method
   end
 
   local function check_layer(where, what, l, L)
@@ -104,10 +101,10 @@ return function(ci)
   --- checkpoint_steps = 0, device}) -> the saliency map, shaped like x.
   function ci.saliency(net, x, neurons_of_interest, opts)
     local where = "ci.saliency"
-    -- options: read, defaulted and checked here, in one place
-    opts = opts or {}
-    local method = common_options(where, net, opts)
-    local checkpoint_steps, normalize = opts.checkpoint_steps or 0, opts.normalize or false
+    -- options: checked against the declaration, defaults filled, in one place
+    opts = O.check(SALIENCY, opts)
+    check_net_device(where, net, opts)
+    local method, checkpoint_steps, normalize = opts.method, opts.checkpoint_steps, opts.normalize
 
     -- the gradient of the chosen activations' sum
     local u, two = net:_input3(x, where, "x")
@@ -215,11 +212,11 @@ return function(ci)
   --- batch_names=, checkpoint_steps = 50, normalize_per_layer = false, device}) -> frame
   function ci.get_gradients(net, x, monitor_neurons, target_neurons, opts)
     local where = "ci.get_gradients"
-    -- options: read, defaulted and checked here, in one place
-    opts = opts or {}
-    local method = common_options(where, net, opts)
-    local checkpoint_steps = opts.checkpoint_steps or 50
-    local normalize_per_layer = opts.normalize_per_layer or false
+    -- options: checked against the declaration, defaults filled, in one place
+    opts = O.check(GRADIENTS, opts)
+    check_net_device(where, net, opts)
+    local method, checkpoint_steps = opts.method, opts.checkpoint_steps
+    local normalize_per_layer = opts.normalize_per_layer
     local monitor_layers, names = opts.monitor_layers, opts.batch_names
 
     -- the loss: the mean over every target entry (neurons x batches)
@@ -238,4 +235,45 @@ return function(ci)
     if normalize_per_layer then normalise_per_layer(vals, L) end
     return gradient_frame(vals, n, L, labels, members, names, layers)
   end
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  local DEVICE = { "device", { "cpu", "cuda" }, nil, "must be the device the network lives on (never a silent fallback)",
+                   default_text = "the network's" }
+  local LINEAR = "local W = ci.sparse({2, 3}, {1, 2}, {1, 1}, 3, 3)   -- the chain 1 -> 2 -> 3, post in rows\n" ..
+                 "local net = ci.LinearNetwork(W, {1}, {num_layers = 2, tau = 1})\n"
+  SALIENCY = O.declare{ name = "ci.saliency", topic = "Recipes",
+    doc = [[How much each input value matters to chosen neurons: the gradient of the sum of
+    their activations (at the given layers) with respect to the input ("vanilla") or that
+    gradient times the input ("input_x_gradient"), optionally scaled per batch to a maximum of 1.]],
+    args = { { "net", "network", "" }, { "x", "tensor", "(B, S, L) or (S, L)" },
+             { "neurons_of_interest", "table", "{[layer] = {neuron, ...}}" } },
+    opts = {
+      { "method", { "vanilla", "input_x_gradient" }, "vanilla", "the attribution" },
+      { "normalize", "boolean", false, "divide each batch by its largest value (when positive)" },
+      { "checkpoint_steps", "integer >= 0", 0, "as in net:forward" },
+      DEVICE,
+    },
+    returns = { { "saliency", "tensor", "the input's shape" } },
+    example = LINEAR .. O.dedent[[print(ci.saliency(net, ci.tensor{{1, 0}}, {[2] = {3}}):get(1, 1))  --> 25
+    local sal = ci.saliency(net, ci.tensor{{2, 0}}, {[2] = {3}}, {method = "input_x_gradient"})
+    print(sal:get(1, 1), table.concat(sal:size(), " x "))  --> 50 1 x 2]] }
+
+  GRADIENTS = O.declare{ name = "ci.get_gradients", topic = "Recipes",
+    doc = [[Gradients of the mean activation of target neurons (or groups) with respect to the
+    activations of monitored neurons (or groups), per layer and batch, as a frame with columns
+    group, batch_name, time_1 ... (monitored groups summed over their neurons).]],
+    args = { { "net", "network", "" }, { "x", "tensor", "(B, S, L) or (S, L)" },
+             { "monitor_neurons", "array", "neuron indices or group names" },
+             { "target_neurons", "table", "{[layer] = {neuron or group, ...}}" } },
+    opts = {
+      { "monitor_layers", "array", nil, "the layers reported", default_text = "all" },
+      { "method", { "vanilla", "input_x_gradient" }, "vanilla", "gradient, or gradient times activation" },
+      { "batch_names", "array", nil, "names of the batches", default_text = "batch_1 .. batch_B" },
+      { "checkpoint_steps", "integer >= 0", 50, "as in net:forward" },
+      { "normalize_per_layer", "boolean", false, "scale each layer to unit norm" },
+      DEVICE,
+    },
+    returns = "frame",
+    example = LINEAR .. O.dedent[[local g = ci.get_gradients(net, ci.tensor{{1, 0}}, {2}, {[2] = {3}})
+    print(g.group[1], g.batch_name[1], g.time_1[1])  --> 2 batch_1 5]] }
 end

@@ -3,6 +3,7 @@
 -- frame with columns batch (optional), layer, neuron, value; 1-based batch,
 -- layer and neuron. Fields targets_df (a frame) and batch_size; :get_batch_targets(b).
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local fmt = string.format
 
@@ -11,6 +12,7 @@ return function(ci)
 
   local TA = {}
   local TAMT = { __index = TA }
+  local DECL -- the declaration, at the end of the file
 
   local is_int, sorted_keys = util.is_int, util.sorted_keys
 
@@ -99,17 +101,34 @@ return function(ci)
     return per
   end
 
+  -- Whether a plain table is the options form {targets =, batch_size =}: a targets
+  -- table {[layer] = ...} has integer keys only, so any string key makes it options
+  -- (and a misspelled one an error, never a layer).
+  local function is_options_form(spec)
+    if type(spec) ~= "table" or getmetatable(spec) ~= nil then return false end
+    for k in pairs(spec) do if type(k) == "string" then return true end end
+    return false
+  end
+
   --- ci.TargetActivation{targets = t, batch_size = B} (or ci.TargetActivation(t, B)).
   function ci.TargetActivation(spec, batch_size)
     local targets
-    if type(spec) == "table" and not ci.is_frame(spec) and spec.targets ~= nil then
-      targets, batch_size = spec.targets, spec.batch_size
+    if is_options_form(spec) then
+      if batch_size ~= nil then
+        error(where .. ": give batch_size either in the table {targets =, batch_size =} or as the " ..
+              "second argument, not both", 2)
+      end
+      local o = O.check(DECL, spec, 2)
+      targets, batch_size = o.targets, o.batch_size
+      if targets == nil then
+        error(where .. ": the table form needs targets = {[layer] = {[neuron] = value}} or a frame", 2)
+      end
     else
       targets = spec
     end
     if type(targets) ~= "table" then
       error(where .. ": targets must be a table {[layer] = {[neuron] = value}} or a ci.frame " ..
-            "with columns batch, layer, neuron, value; got " .. type(targets), 2)
+            "with columns batch, layer, neuron, value; got " .. util.type_name(targets), 2)
     end
     if batch_size ~= nil and (not is_int(batch_size) or batch_size < 1) then
       error(where .. ": batch_size must be an integer >= 1, got " .. tostring(batch_size), 2)
@@ -157,4 +176,38 @@ return function(ci)
   TAMT.__tostring = function(self)
     return fmt("TargetActivation: %d targets over %d batches", self.targets_df:nrow(), self.batch_size)
   end
+
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  local TOPIC = "Targets"
+  O.define_type("TargetActivation", "a ci.TargetActivation", ci.is_target_activation)
+  DECL = O.declare{ name = "ci.TargetActivation", where = where, topic = TOPIC,
+    doc = [[The target activations of activation maximisation: {[layer] = {[neuron] = value}}
+    (the same for every batch) or a frame with columns layer, neuron, value and optionally
+    batch (1-based). Fields targets_df (a frame) and batch_size; t:get_batch_targets(b). Also
+    ci.TargetActivation(targets, batch_size). In the table form a key other than targets and
+    batch_size is an error (never read as a layer).]],
+    signature = "ci.TargetActivation{targets = t, batch_size = B} -> targets",
+    opts = {
+      { "targets", "table|frame", nil, "{[layer] = {[neuron] = value}} or a frame", default_text = "required" },
+      { "batch_size", "integer >= 1", nil, "the number of batches", default_text = "the frame's largest batch, or 1" },
+    },
+    returns = "targets",
+    example = [[local t = ci.TargetActivation{targets = {[2] = {[3] = 0.5}}, batch_size = 2}
+    print(t.batch_size, t:get_batch_targets(2)[2][3])  --> 2 0.5
+    print(ci.TargetActivation({[1] = {[4] = 1}}, 3).batch_size)  --> 3]] }
+
+  O.declare{ name = "ci.is_target_activation", topic = TOPIC, doc = "Whether x is a ci.TargetActivation.",
+    args = "x", returns = "boolean",
+    example = [[print(ci.is_target_activation(ci.TargetActivation{targets = {[1] = {[1] = 1}}}))  --> true]] }
+
+  O.class{ prefix = "targets", var = "t", name = "ci.TargetActivation", methods = TA,
+    is = ci.is_target_activation, topic = TOPIC,
+    doc = [[Target activations (ci.TargetActivation): targets_df, a frame with columns batch,
+    layer, neuron and value (one row per batch and target), and batch_size.]] }
+  O.declare{ name = "targets:get_batch_targets", topic = TOPIC,
+    doc = "The targets of batch b as {[layer] = {[neuron] = value}} (a copy).",
+    args = "b", returns = "table",
+    example = [[local t = ci.TargetActivation{targets = {[1] = {[4] = 0.2}}}
+    print(t:get_batch_targets(1)[1][4])  --> 0.2]] }
 end

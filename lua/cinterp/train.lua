@@ -16,6 +16,7 @@
 local ffi = require "ffi"
 local P = require "cinterp.progress"
 local util = require "cinterp.util"
+local O = require "cinterp.options"
 
 local fmt, is_int, finite = string.format, util.is_int, util.is_finite
 local nan = 0 / 0
@@ -28,27 +29,11 @@ return function(ci)
   local E = ci._engine
   local C = E.C
 
-  local function flag(opts, name)
-    local v = opts[name]
-    if v == nil then return true end
-    if type(v) ~= "boolean" then
-      error(fmt("%s: opts.%s must be a boolean, got %s", WHERE, name, type(v)), 4)
-    end
-    return v
-  end
-
-  local function number_opt(opts, name, default, check, what)
-    local v = opts[name]
-    if v == nil then return default end
-    if type(v) ~= "number" or not check(v) then
-      error(fmt("%s: opts.%s must be %s, got %s", WHERE, name, what, tostring(v)), 4)
-    end
-    return v
-  end
+  local DECL -- the declaration, at the end of the file
 
   -- The loss function (pred, target) -> scalar tensor.
   local function resolve_loss(fn)
-    if fn == nil or fn == "mse" then
+    if fn == "mse" then
       return function(pred, tgt) local d = pred - tgt return (d * d):mean() end
     elseif fn == "mae" then
       return function(pred, tgt) return (pred - tgt):abs():mean() end
@@ -62,8 +47,8 @@ return function(ci)
         return r
       end
     end
-    error(fmt("%s: opts.activation_loss_fn must be \"mse\", \"mae\" or a function " ..
-              "(pred, target) -> scalar tensor, got %s", WHERE, tostring(fn)), 4)
+    error(fmt("%s: option 'activation_loss_fn' must be \"mse\", \"mae\" or a function " ..
+              "(pred, target) -> scalar tensor, got %s", WHERE, O.describe(fn)), 4)
   end
 
   -- Reads and checks the targets frame; returns rows {batch, neuron, layer|nil, value}
@@ -117,9 +102,6 @@ return function(ci)
     local train
     if opts.train_indices ~= nil then
       local ti = opts.train_indices
-      if type(ti) ~= "table" then
-        error(WHERE .. ": opts.train_indices must be a Lua array of batch indices", 4)
-      end
       train = {}
       local seen = {}
       for k = 1, #ti do
@@ -209,25 +191,10 @@ return function(ci)
     return out:reshape(Bt * n, L):index(1, sub.idx):mean(2)
   end
 
-  -- The options with their defaults, checked (flag and number_opt raise at the user's level).
+  -- The options checked against the declaration, defaults filled; the loss function resolved.
   local function read_options(opts)
-    local o = {
-      num_epochs = number_opt(opts, "num_epochs", 100, function(v) return is_int(v) and v >= 0 end,
-                              "an integer >= 0"),
-      learning_rate = number_opt(opts, "learning_rate", 0.01, function(v) return v >= 0 end, "a number >= 0"),
-      param_reg_lambda = number_opt(opts, "param_reg_lambda", 0.01, finite, "a finite number"),
-      train_fraction = number_opt(opts, "train_fraction", 0.8, function(v) return v > 0 and v <= 1 end,
-                                  "in (0, 1]"),
-      seed = number_opt(opts, "seed", 42, is_int, "an integer"),
-      checkpoint_steps = number_opt(opts, "checkpoint_steps", 50, function(v) return is_int(v) and v >= 0 end,
-                                    "an integer >= 0"),
-      train_slopes = flag(opts, "train_slopes"), train_biases = flag(opts, "train_biases"),
-      train_divisive_strength = flag(opts, "train_divisive_strength"), train_tau = flag(opts, "train_tau"),
-      nudge_zero_biases = opts.nudge_zero_biases ~= false,
-      param_reg_gradient = opts.param_reg_gradient and true or false,
-      quiet = opts.quiet and true or false, loss_fn = resolve_loss(opts.activation_loss_fn),
-      train_indices = opts.train_indices, log = opts.log, device = opts.device,
-    }
+    local o = O.check(DECL, opts, 3)
+    o.loss_fn = resolve_loss(o.activation_loss_fn)
     return o
   end
 
@@ -416,9 +383,7 @@ return function(ci)
   --- parameters as they are and the history until then, with a warning on stderr
   --- (unless quiet).
   function ci.train_model(net, inputs, targets, opts)
-    -- options: read, defaulted and checked here, in one place
-    opts = opts or {}
-    if type(opts) ~= "table" then error(WHERE .. ": opts must be a table", 2) end
+    -- options: checked against the declaration, defaults filled, in one place
     local o = read_options(opts)
 
     if not ci.is_network(net) then
@@ -462,4 +427,52 @@ return function(ci)
     return net, S.history, d.train_inputs, d.val_inputs, d.train_targets, d.val_targets, d.train_idx,
            d.val_idx
   end
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  DECL = O.declare{ name = "ci.train_model", where = WHERE, topic = "Recipes",
+    doc = [[Trains the per-group parameters of a network (slopes, biases, time constants,
+    divisive strengths) so that its activations match target values: Adam over epochs on a
+    seeded train/validation split of the batches, with an L1 pull toward the starting
+    parameters, gradients clipped to norm 1 and non-finite steps skipped. Returns the
+    reference's eight results. Ctrl-C returns the parameters as they are and the history until
+    then, with a warning.]],
+    args = { { "net", "network", "a network with groups" },
+             { "inputs", "tensor", "(B, S, L)" },
+             { "targets", "frame", "columns batch, neuron_idx, [layer,] value (1-based)" } },
+    opts = {
+      { "num_epochs", "integer >= 0", 100, "passes over the training batches" },
+      { "learning_rate", "number >= 0", 0.01, "Adam's step size" },
+      { "param_reg_lambda", O.checker("a finite number", finite), 0.01, "weight of the mean |parameter - start|" },
+      { "train_fraction", O.checker("a number in (0, 1]", function(v) return type(v) == "number" and v > 0 and v <= 1 end),
+        0.8, "the share of batches trained on (the rest validate)" },
+      { "seed", "integer", 42, "seeds the split" },
+      { "train_slopes", "boolean", true, "train net.slope" },
+      { "train_biases", "boolean", true, "train net.raw_biases" },
+      { "train_divisive_strength", "boolean", true, "train net.divisive_strength (with divisive_normalization)" },
+      { "train_tau", "boolean", true, "train net.tau_param" },
+      { "checkpoint_steps", "integer >= 0", 50, "as in net:forward" },
+      { "activation_loss_fn", "string|function", "mse", "\"mse\", \"mae\" or a function (pred, target) -> scalar tensor" },
+      { "nudge_zero_biases", "boolean", true, "start raw biases at exactly 0 at 1e-6, as the reference documents" },
+      { "param_reg_gradient", "boolean", false, "let the regulariser's pull reach the gradient (the reference's does not)" },
+      { "quiet", "boolean", false, "no progress bar, no warning" },
+      { "device", { "cpu", "cuda" }, nil, "must be the device the network lives on (never a silent fallback)",
+        default_text = "the network's" },
+      { "train_indices", "array", nil, "1-based training batches, in order, instead of the seeded split",
+        default_text = "the seeded split" },
+      { "log", "function|string", nil, "a function called per epoch with the figures, or a CSV path" },
+    },
+    returns = {
+      { "net", "network", "the trained network (the same object)" },
+      { "history", "table", "loss, mse_loss, param_reg_loss, val_loss: per epoch" },
+      { "train_inputs", "tensor", "" }, { "val_inputs", "tensor", "" },
+      { "train_targets", "frame", "batches renumbered" }, { "val_targets", "frame", "" },
+      { "train_indices", "array", "1-based" }, { "val_indices", "array", "" },
+    },
+    example = [[local W = ci.sparse({2, 3}, {1, 2}, {1, 1}, 3, 3)   -- the chain 1 -> 2 -> 3, post in rows
+    local net = ci.MultilayeredNetwork(W, {1}, {num_layers = 2, idx_to_group = {"s", "a", "b"}})
+    ci.manual_seed(1)
+    local inputs = ci.rand(4, 1, 2)
+    local targets = ci.frame.from_rows({"batch", "neuron_idx", "value"}, {{1, 2, 0.5}, {2, 2, 0.5}, {3, 2, 0.5}, {4, 2, 0.5}})
+    local _, history, _, _, _, _, train_idx = ci.train_model(net, inputs, targets, {num_epochs = 3, quiet = true})
+    print(#history.loss, #train_idx)  --> 3 3]] }
 end
