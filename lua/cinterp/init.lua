@@ -12,6 +12,7 @@ local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
 }
+modules[#modules + 1] = "screen" -- ci.screen, ci.screen_merge (screen*.lua)
 
 for _, name in ipairs(modules) do
   local modname = "cinterp." .. name

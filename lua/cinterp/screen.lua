@@ -1,0 +1,96 @@
+-- screen.lua: ci.screen(spec), one recipe over every task of a screen (API.md
+-- section 6), and ci.screen_merge(dir). The steps, each in its own module:
+--   screen_check.lua    the spec's fields, checked (unknown fields refused)
+--   screen_problem.lua  the spec resolved: network, sorted tasks, fingerprint
+--   screen_store.lua    the output folder: atomic task files, resume, merge
+--   screen_kinds.lua    what a batch of tasks computes, per kind
+--   screen_figures.lua  the figures of a merged screen
+--   screen_cli.lua      `cinterp screen ...` (run, merge, sbatch)
+-- A shard {i, N} takes every N-th task of the sorted list from the i-th, skips
+-- those already stored, runs the rest spec.batch at a time, stores each task as
+-- soon as its batch ends, prints a progress line per batch on stderr, and, when
+-- no task of the screen is missing any more (it was the last shard to finish),
+-- merges the folder into results.csv and the figures.
+local check = require "cinterp.screen_check"
+local problem = require "cinterp.screen_problem"
+local store = require "cinterp.screen_store"
+local kinds = require "cinterp.screen_kinds"
+local now = require("cinterp.progress").now
+
+local fmt = string.format
+
+local function hms(t)
+  if t ~= t or t == math.huge then return "--:--" end
+  t = math.floor(t + 0.5)
+  local h, m, s = math.floor(t / 3600), math.floor(t / 60) % 60, t % 60
+  if h > 0 then return fmt("%d:%02d:%02d", h, m, s) end
+  return fmt("%d:%02d", m, s)
+end
+
+return function(ci)
+  --- ci.screen(spec) -> frame of this shard's result rows (see API.md section 6).
+  function ci.screen(spec)
+    local s = check.check(spec, 2)
+    local P = problem.build(ci, s)
+    if s.batch > 1 and (P.kind == "actmax" or P.kind == "restarts") and not kinds.has_independent_batches(ci) then
+      error("ci.screen: batch > 1 needs ci.activation_maximisation's independent_batches option, " ..
+            "absent from this build; use batch = 1", 2)
+    end
+    local columns = kinds.COLUMNS[P.kind]
+    local st = store.open(ci, s.out, P, columns)
+    local i, N = s.shard[1], s.shard[2]
+    local mine, todo = {}, {}
+    for k, task in ipairs(P.tasks) do
+      if (k - 1) % N == i - 1 then
+        mine[#mine + 1] = task
+        if not st:done(task) then todo[#todo + 1] = task end
+      end
+    end
+    local skipped = #mine - #todo
+    local t0 = now()
+    local function progress(done)
+      if s.quiet then return end
+      local el = now() - t0
+      local eta = done > 0 and el / done * (#todo - done) or math.huge
+      io.stderr:write(fmt("screen %s shard %d/%d: %d/%d tasks done%s, %s elapsed, ETA %s\n", P.kind, i, N,
+                          skipped + done, #mine, skipped > 0 and fmt(" (%d before this run)", skipped) or "",
+                          hms(el), done == #todo and "0:00" or hms(eta)))
+      io.stderr:flush()
+    end
+    local rows_of = {}
+    local done = 0
+    progress(0)
+    for b = 1, #todo, s.batch do
+      local batch = {}
+      for k = b, math.min(b + s.batch - 1, #todo) do batch[#batch + 1] = todo[k] end
+      local results = kinds.run(ci, P, batch)
+      for k, task in ipairs(batch) do
+        st:write(task, results[k])
+        rows_of[task] = results[k].rows
+      end
+      done = done + #batch
+      progress(done)
+    end
+    local rows = {}
+    for _, task in ipairs(mine) do
+      for _, r in ipairs(rows_of[task] or st:rows(task)) do rows[#rows + 1] = r end
+    end
+    local merged, missing = store.merge(ci, s.out, { if_complete = true, figures = s.figures })
+    if not s.quiet then
+      if merged then
+        io.stderr:write(fmt("screen %s: all %d tasks done: %s/results.csv\n", P.kind, #P.tasks, s.out))
+      else
+        io.stderr:write(fmt("screen %s shard %d/%d finished; %d task(s) of other shards still missing\n",
+                            P.kind, i, N, #missing))
+      end
+    end
+    return ci.frame.from_rows(columns, rows)
+  end
+
+  --- ci.screen_merge(dir, {figures = true}): writes dir/results.csv (and the
+  --- figures); raises naming missing, duplicated or foreign results.
+  function ci.screen_merge(dir, opts)
+    if type(dir) ~= "string" then error("ci.screen_merge: dir must be a folder name, got " .. type(dir), 2) end
+    return store.merge(ci, dir, opts)
+  end
+end
