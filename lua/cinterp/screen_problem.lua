@@ -269,7 +269,11 @@ function M.build(ci, s)
   local L = P.L
 
   local parts = {}
-  local function part(name, text) parts[#parts + 1] = name .. ": " .. text end
+  local function part(name, text)
+    -- a long part (a group per neuron, say) is kept as its hash, so spec.txt stays readable
+    if #text > 400 then text = fmt("%s... (%d characters, hash %s)", text:sub(1, 120), #text, H.hash(text)) end
+    parts[#parts + 1] = name .. ": " .. text
+  end
   part("kind", s.kind)
   part("network", fmt("n=%d nnz=%d weights=%s", c.n, c.nnz, H.describe(c:weights(), ci)))
   local model_desc = {}
