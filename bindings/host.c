@@ -4,12 +4,15 @@
  * LUA_INIT handling, exit codes), so it can serve as busted's interpreter, plus
  * workbench niceties: the cinterp Lua library is preloaded as the global `ci`,
  * module paths are found from the executable's location, and the interactive
- * prompt has readline editing, persistent history, TAB completion of names and
- * fields, and prints the value of an expression typed alone.
+ * prompt has readline editing, persistent history, TAB completion of names, fields
+ * and methods, help (?name), printed values and short errors, and a Ctrl-C that
+ * stops any running Lua code but never the session. What the prompt does with an
+ * entry is Lua: lua/cinterp/repl.lua; this file reads the lines and handles Ctrl-C.
  * Modelled on LuaJIT's luajit.c (stock behaviour) and torch's trepl (niceties).
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,16 +68,64 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-/* Ctrl-C while Lua runs: a hook raises "interrupted!" at the next instruction. */
+/* ---------- Ctrl-C ----------
+ * Ctrl-C while Lua runs sets a debug hook that raises the error "interrupted!" at the
+ * next Lua instruction (as luajit.c does). Library code that catches errors (the
+ * activation-maximisation and training loops) recognises an interrupt by a message
+ * that ends in "interrupted!": keep that text.
+ * In a script, a second Ctrl-C kills the process (luajit's behaviour). At the prompt
+ * the handler stays: Ctrl-C never kills the session, and at an empty prompt it clears
+ * the line (prompt_jmp). Code inside a C function stops when it returns to Lua; a
+ * second Ctrl-C then says so. JIT-compiled loops never run a debug hook: while the
+ * prompt runs, LuaJIT's profiler in line mode ("l") compiles a check into every
+ * traced line, its tick (every 10 ms of CPU time) leaves the trace for the
+ * interpreter and calls interrupt_tick, which sets the hook when an interrupt is
+ * pending. */
+
+static volatile sig_atomic_t interrupt_pending = 0;
+static volatile sig_atomic_t at_prompt = 0;   /* readline is reading a line */
+static int interactive = 0;                   /* the prompt runs: Ctrl-C never kills */
+static sigjmp_buf prompt_jmp;
+
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  interrupt_pending = 0;
   luaL_error(L, "interrupted!");
 }
 
+static void set_interrupt_hook(lua_State *L) {
+  lua_sethook(L, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static void clear_interrupt(lua_State *L) {
+  if (interrupt_pending) lua_sethook(L, NULL, 0, 0);
+  interrupt_pending = 0;
+}
+
 static void laction(int sig) {
-  signal(sig, SIG_DFL);
-  lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (at_prompt) siglongjmp(prompt_jmp, 1);
+  if (!interactive) {
+    signal(sig, SIG_DFL);
+  } else if (interrupt_pending) {
+    static const char note[] = "\n(interrupt pending: running C code stops when it returns to Lua;"
+                               " Ctrl-\\ quits)\n";
+    ssize_t ignored = write(STDERR_FILENO, note, sizeof note - 1);
+    (void)ignored;
+  }
+  interrupt_pending = 1;
+  set_interrupt_hook(globalL);
+}
+
+static void interrupt_tick(void *data, lua_State *L, int samples, int vmstate) {
+  (void)data; (void)samples; (void)vmstate;
+  if (interrupt_pending) set_interrupt_hook(L);
+}
+
+/* Starts the profiler that makes compiled loops interruptible (see above). */
+static int watch_interrupts(lua_State *L) {
+  luaJIT_profile_start(L, "li10", interrupt_tick, NULL);
+  return 0;
 }
 
 static int docall(lua_State *L, int narg, int nres) {
@@ -83,7 +134,8 @@ static int docall(lua_State *L, int narg, int nres) {
   lua_insert(L, base);
   signal(SIGINT, laction);
   int status = lua_pcall(L, narg, nres, base);
-  signal(SIGINT, SIG_DFL);
+  if (!interactive) signal(SIGINT, SIG_DFL);
+  clear_interrupt(L);  /* an interrupt that came after the last Lua instruction */
   lua_remove(L, base);
   if (status) lua_gc(L, LUA_GCCOLLECT, 0);
   return status;
@@ -94,90 +146,10 @@ static int dostring(lua_State *L, const char *s, const char *name) {
   return report(L, status);
 }
 
-/* ---------- helpers written in Lua: REPL printing, completion, -j/-O ---------- */
+/* ---------- -j and -O, written in Lua (as luajit does them) ---------- */
 
-static const char helper_lua[] =
+static const char jit_lua[] =
   "local H = {}\n"
-  /* Prints the results of an expression typed at the prompt; sets _ to the first. */
-  "function H.show(...)\n"
-  "  local n, out = select('#', ...), {}\n"
-  "  if n == 0 or (n == 1 and (...) == nil) then return end\n"
-  "  for i = 1, n do out[i] = tostring((select(i, ...))) end\n"
-  "  _G._ = (...)\n"
-  "  io.stdout:write(table.concat(out, '\\t'), '\\n')\n"
-  "end\n"
-  /* Visits t and the tables of its __index chain (no metamethod is called). */
-  "local function chain(t, f)\n"
-  "  for _ = 1, 16 do\n"
-  "    if type(t) ~= 'table' then return end\n"
-  "    if f(t) then return end\n"
-  "    local mt = getmetatable(t); t = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
-  "  end\n"
-  "end\n"
-  "local function index(v, k)\n"
-  "  if type(v) == 'string' then return string[k] end\n"
-  "  if type(v) ~= 'table' then\n"
-  "    local ok, x = pcall(function() return v[k] end); return ok and x or nil\n"
-  "  end\n"
-  "  local r; chain(v, function(t) r = rawget(t, k); return r ~= nil end); return r\n"
-  "end\n"
-  /* cdata metatables are not reachable from Lua: probe the names found in loaded
-   * modules, their sub-tables and the tables their functions close over. */
-  "local function corpus()\n"
-  "  local names, seen = {}, {}\n"
-  "  local function scan(t, depth)\n"
-  "    if seen[t] or depth > 2 then return end\n"
-  "    seen[t] = true\n"
-  "    for k, v in pairs(t) do\n"
-  "      if type(k) == 'string' then names[k] = true end\n"
-  "      if type(v) == 'table' then scan(v, depth + 1)\n"
-  "      elseif type(v) == 'function' and not seen[v] then\n"
-  "        seen[v] = true\n"
-  "        for i = 1, 60 do\n"
-  "          local un, uv = debug.getupvalue(v, i); if not un then break end\n"
-  "          if type(uv) == 'table' then scan(uv, depth + 1) end\n"
-  "        end\n"
-  "      end\n"
-  "    end\n"
-  "  end\n"
-  "  for _, m in pairs(package.loaded) do if type(m) == 'table' then scan(m, 1) end end\n"
-  "  return names\n"
-  "end\n"
-  "local function fields(v)\n"
-  "  local out = {}\n"
-  "  local function add(t) for k in pairs(t) do out[k] = true end end\n"
-  "  if type(v) == 'string' then v = string\n"
-  "  elseif type(v) == 'userdata' then v = getmetatable(v); v = type(v) == 'table' and rawget(v, '__index')\n"
-  "  elseif type(v) == 'cdata' then\n"
-  "    for k in pairs(corpus()) do if index(v, k) ~= nil then out[k] = true end end\n"
-  "  end\n"
-  "  chain(v, add)\n"
-  "  return out\n"
-  "end\n"
-  "local keywords = {'and','break','do','else','elseif','end','false','for','function',\n"
-  "  'goto','if','in','local','nil','not','or','repeat','return','then','true','until','while'}\n"
-  /* Completions of a word: a global name, or a.b.c.<field> / a.b:<method>. */
-  "function H.complete(word)\n"
-  "  local res, v, head, sep, last = {}, _G, word:match('^(.-)([%.:])([%w_]*)$')\n"
-  "  if not head then head, sep, last = '', '', word elseif head == '' then return res end\n"
-  "  for seg in (head .. '.'):gmatch('([^%.]*)%.') do\n"
-  "    if head == '' then break end\n"
-  "    if not seg:match('^[%a_][%w_]*$') then return res end\n"
-  "    v = index(v, seg); if v == nil then return res end\n"
-  "  end\n"
-  "  local names = fields(v)\n"
-  "  if sep == '' then for _, k in ipairs(keywords) do names[k] = true end end\n"
-  "  for k in pairs(names) do\n"
-  "    if type(k) == 'string' and k:sub(1, #last) == last and k:match('^[%a_][%w_]*$') then\n"
-  "      local f, ok = sep == ':' and index(v, k), sep ~= ':'\n"
-  "      if not ok then local mt = getmetatable(f); ok = type(f) == 'function' or type(mt) == 'table' and mt.__call ~= nil end\n"
-  "      if ok then res[#res + 1] = head .. sep .. k end\n"
-  "    end\n"
-  "  end\n"
-  "  table.sort(res)\n"
-  "  return res\n"
-  "end\n"
-  /* -j cmd[=a,b] and -O[opts], as luajit does them. */
   "local function split(s) local t = {}; for a in (s or ''):gmatch('[^,]+') do t[#t+1] = a end; return t end\n"
   "function H.jitcmd(s)\n"
   "  local name, args = s:match('^([^=]*)=?(.*)$')\n"
@@ -187,9 +159,9 @@ static const char helper_lua[] =
   "function H.jitopt(s) return jit.opt.start(unpack(split(s))) end\n"
   "return H\n";
 
-/* Pushes helper function `name`. */
-static void push_helper(lua_State *L, const char *name) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "cinterp.host");
+/* Pushes field `name` of the table kept in the registry under `key`. */
+static void push_field(lua_State *L, const char *key, const char *name) {
+  lua_getfield(L, LUA_REGISTRYINDEX, key);
   lua_getfield(L, -1, name);
   lua_remove(L, -2);
 }
@@ -270,8 +242,9 @@ static void print_usage(FILE *f) {
     "script. Without a script or -e, cinterp opens the interactive prompt when stdin is\n"
     "a terminal (else it runs stdin as a script). At the prompt an expression typed\n"
     "alone prints its value (a trailing ';' suppresses that, _ holds the last value),\n"
-    "incomplete input continues on a '..>' line, TAB completes global names and fields\n"
-    "(ci.ten<TAB>, t:si<TAB>), Ctrl-C interrupts, Ctrl-D quits.\n"
+    "incomplete input continues on a '..>' line, TAB completes names, fields and\n"
+    "methods (ci.ten<TAB>, t:si<TAB>), ?name or help(f) shows help, :trace shows the\n"
+    "full traceback of the last error, Ctrl-C interrupts, Ctrl-D quits.\n"
     "\n"
     "environment:\n"
     "  LUA_PATH, LUA_CPATH  module search paths (';;' stands for the default); the\n"
@@ -346,7 +319,7 @@ static int dolibrary(lua_State *L, const char *name) {
 }
 
 static int dohelper(lua_State *L, const char *fn, const char *s) {
-  push_helper(L, fn);
+  push_field(L, "cinterp.jit", fn);
   lua_pushstring(L, s);
   return report(L, docall(L, 1, 0));
 }
@@ -398,26 +371,22 @@ static int handle_script(lua_State *L, char **argx) {
   return report(L, status);
 }
 
-/* ---------- the interactive prompt ---------- */
+/* ---------- the interactive prompt ----------
+ * This loop reads lines (readline when stdin is a terminal: editing, history,
+ * completion) and hands each entry to the Lua module cinterp.repl (lua/cinterp/
+ * repl.lua), which compiles it, runs it, prints its values or its error, and says
+ * when an entry needs more lines. */
 
 static int use_readline = 0;
 static char history_path[PATH_MAX] = "";
-static volatile sig_atomic_t at_prompt = 0;
-static sigjmp_buf prompt_jmp;
-
-/* Ctrl-C at the prompt: abandon the line (and any pending multi-line chunk). */
-static void prompt_sigint(int sig) {
-  (void)sig;
-  if (at_prompt) siglongjmp(prompt_jmp, 1);
-}
-
 static int completion_index = 0;
 
+/* Candidates for readline: cinterp.repl's complete(text), computed once per TAB. */
 static char *completion_generator(const char *text, int state) {
   lua_State *L = globalL;
-  if (state == 0) {  /* compute the candidates once per TAB */
+  if (state == 0) {
     completion_index = 0;
-    push_helper(L, "complete");
+    push_field(L, "cinterp.repl", "complete");
     lua_pushstring(L, text);
     if (lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) {
       lua_pop(L, 1);
@@ -437,7 +406,10 @@ static char **attempted_completion(const char *text, int start, int end) {
   (void)start; (void)end;
   rl_attempted_completion_over = 1;  /* no file-name completion */
   rl_completion_append_character = '\0';  /* readline resets it before each attempt */
-  return rl_completion_matches(text, completion_generator);
+  at_prompt = 0;  /* a Ctrl-C must not jump out of the Lua call */
+  char **matches = rl_completion_matches(text, completion_generator);
+  at_prompt = 1;
+  return matches;
 }
 
 static void repl_init(void) {
@@ -445,7 +417,7 @@ static void repl_init(void) {
   if (!use_readline) return;
   rl_readline_name = PROGNAME;
   rl_attempted_completion_function = attempted_completion;
-  rl_completer_word_break_characters = (char *)" \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
+  rl_completer_word_break_characters = (char *)" \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#?";
   const char *h = getenv("CINTERP_HISTORY"), *home = getenv("HOME");
   if (h) snprintf(history_path, sizeof history_path, "%s", h);
   else if (home) snprintf(history_path, sizeof history_path, "%s/.cinterp_history", home);
@@ -454,7 +426,6 @@ static void repl_init(void) {
     stifle_history(HISTORY_MAX);
     if (read_history(history_path) == ENOENT) write_history(history_path);
   }
-  signal(SIGINT, prompt_sigint);
 }
 
 static void repl_add_history(const char *line) {
@@ -467,9 +438,8 @@ static void repl_add_history(const char *line) {
 }
 
 /* Reads one line (without the newline); NULL at end of input. Caller frees. */
-static char *repl_read(const char *prompt) {
+static char *repl_read(lua_State *L, const char *prompt) {
   if (use_readline) {
-    signal(SIGINT, prompt_sigint);
     at_prompt = 1;
     char *line = readline(prompt);
     at_prompt = 0;
@@ -478,58 +448,85 @@ static char *repl_read(const char *prompt) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t n = getline(&line, &cap, stdin);
+  clear_interrupt(L);  /* a Ctrl-C while waiting for the line is not for the entry */
   if (n < 0) { free(line); return NULL; }
   if (n > 0 && line[n - 1] == '\n') line[n - 1] = '\0';
   return line;
 }
 
-/* A syntax error at the end of the input means the chunk is incomplete. */
-static int incomplete(lua_State *L, int status) {
-  if (status != LUA_ERRSYNTAX) return 0;
-  size_t len;
-  const char *msg = lua_tolstring(L, -1, &len);
-  const char *tail = "'<eof>'";
-  size_t tl = strlen(tail);
-  return msg && len >= tl && strcmp(msg + len - tl, tail) == 0;
+static int unwatch_interrupts(lua_State *L) {
+  luaJIT_profile_stop(L);
+  return 0;
 }
 
-/* Compiles the chunk in buf as an expression list first, else as statements. The
- * expression is evaluated as an argument (not a tail call), so error("x") typed
- * alone still reports its position. Returns the load status with the function (or
- * the error message) on the stack; *quiet is set by a trailing ';'. */
-static int repl_compile(lua_State *L, const char *buf, int *quiet) {
-  const char *code = buf[0] == '=' ? buf + 1 : buf;  /* lua 5.1's "=expr" */
-  size_t n = strlen(code);
-  while (n > 0 && strchr(" \t\r\n", code[n - 1])) n--;
-  *quiet = n > 0 && code[n - 1] == ';';
-  if (*quiet) n--;
-  lua_pushliteral(L, "return (function(...) return ... end)(");
-  lua_pushlstring(L, code, n);
-  lua_pushstring(L, strstr(code, "--") ? "\n)" : ")");  /* a comment needs the newline */
-  lua_concat(L, 3);
-  int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_objlen(L, -1), "=ci");
-  lua_remove(L, -2);
-  if (status == 0) return 0;
+/* Loads cinterp.repl into the registry, with the host functions it uses, and makes
+ * the global `help` (unless there is one) its help: ci.help looked up at each call.
+ * On failure warns and carries on (only the prompt needs the module). */
+static void load_repl(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "cinterp.repl");
+  if (docall(L, 1, 1)) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: warning: could not load cinterp.repl (no prompt, no `help`):\n%s\n",
+            PROGNAME, msg ? msg : "?");
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushcfunction(L, watch_interrupts);
+  lua_setfield(L, -2, "watch_interrupts");
+  lua_pushcfunction(L, unwatch_interrupts);
+  lua_setfield(L, -2, "unwatch_interrupts");
+  lua_getglobal(L, "help");
+  if (lua_isnil(L, -1)) {
+    lua_getfield(L, -2, "help");
+    lua_setglobal(L, "help");
+  }
   lua_pop(L, 1);
-  return luaL_loadbuffer(L, buf, strlen(buf), "=ci");
+  lua_setfield(L, LUA_REGISTRYINDEX, "cinterp.repl");
 }
 
-/* The pending chunk; static so that it survives the siglongjmp of Ctrl-C. */
+/* The engine's OpenMP threads, started with SIGINT and SIGPROF blocked (a thread
+ * inherits the mask), so that these signals reach the thread that runs Lua. */
+static void start_threads_without_signals(void) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGPROF);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+#pragma omp parallel
+  { }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The pending entry; static so that it survives the siglongjmp of Ctrl-C. */
 static char *buf = NULL;
 static size_t cap = 0, len = 0;
 static int repl_top = 0;
 
-static void dotty(lua_State *L) {
+static int dotty(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "cinterp.repl");
+  int loaded = lua_istable(L, -1);
+  lua_pop(L, 1);
+  if (!loaded) {
+    l_message("no prompt: the module cinterp.repl could not be loaded");
+    return 1;
+  }
+  start_threads_without_signals();
   repl_init();
+  interactive = 1;
+  signal(SIGINT, laction);
+  push_field(L, "cinterp.repl", "start");
+  if (report(L, docall(L, 0, 0))) return 1;
   repl_top = lua_gettop(L);
   if (use_readline && sigsetjmp(prompt_jmp, 1)) {  /* Ctrl-C at the prompt lands here */
     at_prompt = 0;
+    rl_readline_state &= ~(unsigned long)RL_STATE_SIGHANDLER;  /* we left its handler */
     fputc('\n', stdout);
     lua_settop(L, repl_top);
   }
   len = 0;
   for (;;) {
-    char *line = repl_read(len ? "..> " : "ci> ");
+    char *line = repl_read(L, len ? "..> " : "ci> ");
     if (!line) break;
     repl_add_history(line);
     size_t ln = strlen(line);
@@ -543,34 +540,30 @@ static void dotty(lua_State *L) {
     memcpy(buf + len, line, ln + 1);
     len += ln;
     free(line);
-    int quiet, status = repl_compile(L, buf, &quiet);
-    if (incomplete(L, status)) { lua_pop(L, 1); continue; }  /* read another line */
-    len = 0;
-    if (status == 0) {
-      int base = lua_gettop(L);
-      status = docall(L, 0, LUA_MULTRET);
-      if (status == 0) {
-        int nres = lua_gettop(L) - base + 1;
-        if (nres > 0 && !quiet) {
-          push_helper(L, "show");
-          lua_insert(L, base);
-          status = docall(L, nres, 0);
-        } else {
-          lua_settop(L, base - 1);
-        }
-      }
-    }
-    if (status) {
-      const char *msg = lua_tostring(L, -1);
-      fflush(stdout);
-      fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
-      fflush(stderr);
+    push_field(L, "cinterp.repl", "eval");
+    lua_pushlstring(L, buf, len);
+    int status = docall(L, 1, 1);
+    if (status == 0 && lua_toboolean(L, -1)) {  /* incomplete: read another line */
       lua_pop(L, 1);
+      continue;
     }
+    if (status) {  /* an error outside the entry (an interrupt while printing): its message */
+      const char *msg = lua_tostring(L, -1);
+      const char *tb = msg ? strstr(msg, "\nstack traceback:") : NULL;
+      fflush(stdout);
+      fprintf(stderr, "%.*s\n", tb ? (int)(tb - msg) : (int)strlen(msg ? msg : ""), msg ? msg : "");
+      fflush(stderr);
+    }
+    lua_pop(L, 1);
+    len = 0;
   }
   if (use_readline) fputc('\n', stdout);
   fflush(stdout);
+  push_field(L, "cinterp.repl", "stop");
+  report(L, docall(L, 0, 0));
+  interactive = 0;
   signal(SIGINT, SIG_DFL);
+  return 0;
 }
 
 /* ---------- main ---------- */
@@ -613,28 +606,30 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCRESTART, -1);
   createargtable(L, argv, s->argc, argn);
   setup_paths(L, argv[0]);
-  if (luaL_loadbuffer(L, helper_lua, sizeof helper_lua - 1, "=cinterp.host") || lua_pcall(L, 0, 1, 0)) {
+  if (luaL_loadbuffer(L, jit_lua, sizeof jit_lua - 1, "=cinterp.jit") || lua_pcall(L, 0, 1, 0)) {
     s->status = report(L, 1);
     return 0;
   }
-  lua_setfield(L, LUA_REGISTRYINDEX, "cinterp.host");
+  lua_setfield(L, LUA_REGISTRYINDEX, "cinterp.jit");
   if (flags & FLAGS_VERSION) print_version();
   preload_ci(L);
+  load_repl(L);
   if (!(flags & FLAGS_NOENV) && (s->status = handle_luainit(L)) != 0) return 0;
   if (argn == 1 && s->argc > 1 && strcmp(argv[1], "screen") == 0) { s->status = run_screen(L, argv + 2, s->argc - 2); return 0; }
   if ((s->status = runargs(L, argv, argn)) != 0) return 0;
   if (s->argc > argn && (s->status = handle_script(L, argv + argn)) != 0) return 0;
   if (flags & FLAGS_INTERACTIVE) {
     if (isatty(0)) print_version();
-    dotty(L);
+    s->status = dotty(L);
   } else if (s->argc == argn && !(flags & (FLAGS_EXEC | FLAGS_VERSION))) {
     if (isatty(0)) {
       print_version();
       lua_getglobal(L, "ci");
-      printf("%sTAB completes, Ctrl-D quits, `cinterp --help` tells more.\n",
+      printf("%sTAB completes, ?name shows help, Ctrl-C interrupts, Ctrl-D quits,\n"
+             "`cinterp --help` tells more.\n",
              lua_isnil(L, -1) ? "" : "The cinterp library is the global `ci`. ");
       lua_pop(L, 1);
-      dotty(L);
+      s->status = dotty(L);
     } else {
       s->status = report(L, luaL_loadfile(L, NULL) || docall(L, 0, 0));
     }

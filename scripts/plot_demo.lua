@@ -1,4 +1,5 @@
--- plot_demo.lua: writes every figure kind of cinterp's plot module (lua/cinterp/plot.lua)
+-- plot_demo.lua: writes every figure kind of cinterp's plot module (lua/cinterp/plot.lua,
+-- and plot_output_grid of lua/cinterp/grid.lua)
 -- from small synthetic data, as PNG (and SVG / PDF for the first one).
 --
 --   build/cinterp scripts/plot_demo.lua [--out DIR] [--show]
@@ -55,7 +56,7 @@ save(ci.plot_timeseries(df, { slider_dim = false, title = "All traces", ymin = 0
 local abc = { normalised_column = {}, cell_group = {}, time_point = {}, activation = {}, time_step = {} }
 local function add(col, grp, t, v)
   local n = #abc.activation + 1
-  abc.normalised_column[n], abc.cell_group[n], abc.time_point[n] = col, grp, "time_" .. (t - 1)
+  abc.normalised_column[n], abc.cell_group[n], abc.time_point[n] = col, grp, "time_" .. t
   abc.activation[n], abc.time_step[n] = v, t
 end
 for t = 1, 4 do
@@ -98,7 +99,8 @@ for r = 1, 12 do
   input[r] = {}
   for t = 1, 6 do input[r][t] = math.max(0, sin(r * 0.7 + t * 0.5)) end
 end
-save(ci.plot_heatmap(ci.tensor(input), { row_labels = labels, title = "Optimised input", cblabel = "input" }),
+save(ci.plot_heatmap(ci.tensor(input), { row_labels = labels, title = "Optimised input", ylabel = "Sensory neuron",
+                                         cblabel = "Input" }),
      "heatmap_input")
 local sal = {}
 for b = 1, 2 do
@@ -110,6 +112,30 @@ for b = 1, 2 do
 end
 sal[1][3][2] = 0 / 0
 save(ci.plot_heatmap(ci.tensor(sal), { row_labels = labels, batch_names = { "odour A", "odour B" },
-                                       title = "Saliency", cblabel = "saliency" }), "heatmap_saliency")
+                                       title = "Saliency", ylabel = "Sensory neuron", cblabel = "Saliency" }),
+     "heatmap_saliency")
+-- an unlabelled 60 x 30 matrix: numbered rows and columns, ticks from 1
+local big = {}
+for r = 1, 60 do
+  big[r] = {}
+  for c = 1, 30 do big[r][c] = exp(-((r - 20) ^ 2 + (c - 12) ^ 2) / 80) + 0.6 * exp(-((r - 45) ^ 2 + (c - 22) ^ 2) / 40) end
+end
+save(ci.plot_heatmap(ci.tensor(big), { title = "Activation (neurons x layers)", ylabel = "Neuron", xlabel = "Layer",
+                                       cblabel = "Activation" }), "heatmap_numbered")
+
+-- 5. an output grid (ci.make_grid_inputs / ci.plot_output_grid): two inputs swept over
+-- a 6 x 6 grid of strengths, read out by a made-up neuron that saturates
+if ci.make_grid_inputs then
+  local x, coords = ci.make_grid_inputs({ 1, 0 }, { 0, 1 }, 2, { grid_size = 6 })
+  local B = #coords
+  local outputs = ci.zeros(B, 1, 2)
+  for k = 1, B do
+    local a, b = x:get(k, 1, 1), x:get(k, 2, 1)
+    outputs:set(math.tanh(2 * a + b), k, 1, 1)
+    outputs:set(math.tanh(2 * a * b), k, 1, 2)
+  end
+  save(ci.plot_output_grid(outputs, coords, 1, { show_values = true, title = "A made-up read-out over the grid" }),
+       "output_grid")
+end
 
 for _, p in ipairs(written) do print(p) end

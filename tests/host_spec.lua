@@ -1,6 +1,7 @@
 -- host_spec.lua: tests of the `cinterp` host executable (bindings/host.c), run as a
 -- child process: options, the `arg` table, exit statuses, error reports, stdin
--- scripts, environment variables, the prompt driven through a pipe, completion.
+-- scripts, environment variables, the prompt driven through a pipe (printing, errors,
+-- ?name help) and through a pty (Ctrl-C, Tab completion), completion.
 -- The binary: see hostbin.lua.
 
 local H = require "hostbin"
@@ -211,13 +212,70 @@ print(arg[-1] ~= nil, arg[-2])
       assert.equal("40\t5\n2\n3\n", out)
     end)
 
-    it("reports an error with its position and a traceback, then carries on", function()
-      local out, err, rc = run("-i", "error('oops')\nprint('still here')\nnosuch.field\n")
+    it("reports an error as its message and the user's frames, then carries on", function()
+      local input = "error('oops')\nprint('still here')\nnosuch.field\n" ..
+                    "function f()\n  local t = ci.zeros('x')\n  return t\nend\nf()\n:trace\n"
+      local out, err, rc = run("-i", input)
       assert.equal(0, rc)
-      assert.equal("still here\n", out)
-      assert.truthy(err:find("ci:1: oops", 1, true), err)
-      assert.truthy(err:find("stack traceback:", 1, true), err)
-      assert.truthy(err:find("attempt to index global 'nosuch'", 1, true), err)
+      assert.truthy(out:find("^still here\n"), out)
+      assert.equal(table.concat({
+        "ci:1: oops",
+        "ci:1: attempt to index global 'nosuch' (a nil value)",
+        "ci:2: ci.zeros: size 1 = x must be a non-negative integer",
+        "  ci:2: in function 'f'",
+        "  ci:1: in main chunk", "" }, "\n"), err)
+      -- :trace prints the full traceback of the last error, library frames included
+      assert.truthy(out:find("stack traceback:", 1, true), out)
+      assert.truthy(out:find("cinterp/tensor.lua:%d+: in function"), out)
+    end)
+
+    it("reports a syntax error on one line at once and runs the next line", function()
+      local out, err = run("-i", "o = {1, 2}\no[2] = 3; o[2]\nprint('next')\nx y\no[2]\n")
+      assert.equal("next\n2\n", out)
+      assert.truthy(err:find("ci:1: '=' expected near '<eof>'", 1, true), err)
+      assert.truthy(err:find("ci:1: '=' expected near 'y'", 1, true), err)
+    end)
+
+    it("prints tables nested with sorted keys, and every returned value", function()
+      local out, err = run("-i", "t = ci.zeros(2, 3)\nt:size()\n{b = {1, 2}, a = 'x'}\n1, {2}, 'three'\n")
+      assert.equal("", err)
+      assert.equal('{2, 3}\n{\n  a : "x"\n  b : {1, 2}\n}\n1\t{2}\tthree\n', out)
+    end)
+
+    it("turns ?name into help(name), finding ci.help when it is called", function()
+      local stub = "ci.help = function(x) print('HELP:' .. tostring(x)) end"
+      local out, err = run("-i -e " .. q(stub),
+                           "?ci.saliency\n?activation_maximisation\nhelp(42)\n")
+      assert.equal("", err)
+      local fn = run("-e " .. q("io.write(tostring(ci.saliency))")):match("^function: ")
+      assert.truthy(fn)
+      assert.truthy(out:find("^HELP:function: 0x%x+\n"), out)
+      assert.truthy(out:find("\nHELP:activation_maximisation\nHELP:42\n$"), out)
+    end)
+
+    it("has a global help that says where the manual is when ci.help is missing", function()
+      local out, _, rc = run("-e " .. q("ci.help = nil; help(ci.zeros)"))
+      assert.equal(0, rc)
+      assert.truthy(out:find("no ci.help", 1, true), out)
+      assert.truthy(out:find("README.md", 1, true), out)
+    end)
+
+    it("prints what the README's REPL transcript shows", function()
+      local f = assert(io.open(H.root .. "/README.md", "rb"))
+      local readme = f:read("*a")
+      f:close()
+      local block = readme:match("\n    %$ build/cinterp\n(.-)\n\n")
+      assert.truthy(block, "no transcript in the README")
+      local input, expected = {}, {}
+      for l in (block .. "\n"):gmatch("    ([^\n]*)\n") do
+        local entry = l:match("^ci> (.*)$")
+        if entry then input[#input + 1] = entry else expected[#expected + 1] = l end
+      end
+      local inf = tmp(table.concat(input, "\n") .. "\n")
+      local p = io.popen(q(BIN) .. " -i <" .. q(inf) .. " 2>&1")
+      local out = p:read("*a")
+      p:close()
+      assert.equal(table.concat(expected, "\n") .. "\n", out)
     end)
 
     it("runs the script first, then the prompt sees its globals", function()
@@ -229,7 +287,7 @@ print(arg[-1] ~= nil, arg[-2])
 
   describe("completion", function()
     local function complete(setup, word)
-      local code = setup .. "\nlocal r = debug.getregistry()['cinterp.host'].complete(" ..
+      local code = setup .. "\nlocal r = require('cinterp.repl').complete(" ..
                    string.format("%q", word) .. "); io.write(table.concat(r, ' '))"
       local out, err, rc = run("-e " .. q(code))
       assert.equal(0, rc, err)
@@ -257,6 +315,99 @@ print(arg[-1] ~= nil, arg[-2])
     it("completes library fields (ci.ver -> ci.version) and nothing for unknown paths", function()
       assert.equal("ci.version", complete("", "ci.versio"))
       assert.equal("", complete("", "nosuch.thing"))
+    end)
+
+    it("completes tensor methods in a fresh session (t:siz -> t:size)", function()
+      assert.equal("t:size", complete("t = ci.zeros(2)", "t:siz"))
+      assert.equal("t:reshape", complete("t = ci.zeros(2)", "t:resh"))
+    end)
+  end)
+
+  describe("prompt on a terminal (a pty)", function()
+    local pty = require "pty"
+    local p
+
+    local function start()
+      local ok, child = pcall(pty.spawn, { BIN }, { TERM = "dumb", CINTERP_HISTORY = "" })
+      if not ok then return nil, child end
+      p = child
+      assert.truthy(p:expect("ci> ", 30), p:output())
+      return p
+    end
+
+    -- Sends a line and waits for the next prompt after it; returns the output since.
+    local function line(s, timeout)
+      local from = #p:output() + 1
+      p:send(s .. "\n")
+      local out, e = p:expect("ci> ", timeout or 20, from + #s)
+      assert.truthy(out, "no prompt after " .. s .. ":\n" .. p:output())
+      return out:sub(from, e)
+    end
+
+    after_each(function()
+      if p then p:kill() end
+      p = nil
+    end)
+
+    it("interrupts pure Lua loops (compiled or not) with Ctrl-C and keeps the session", function()
+      local _, why = start()
+      if not p then return pending("no pty: " .. tostring(why)) end
+      line("keep = 42")
+      line("function spin(n) local s = 0 for i = 1, n do s = s + i % 7 end return s end")
+      for _, loop in ipairs({ "while true do end", "local i = 0 while true do i = i + 1 end",
+                              "spin(1e15)" }) do
+        local from = #p:output() + 1
+        p:send(loop .. "\n")
+        -- once readline has taken the line (a Ctrl-C before would flush it), wait long
+        -- enough for LuaJIT to compile the loop
+        assert.truthy(p:expect(loop .. "\r\n", 20, from), p:output())
+        p:drain(1)
+        p:send("\3")
+        assert.truthy(p:expect("interrupted!", 20, from), p:output())
+        assert.truthy(p:expect("ci> ", 20, from + #loop), p:output())
+      end
+      -- more Ctrl-C while the first is handled never kill the prompt
+      local from = #p:output() + 1
+      p:send("while true do end\n")
+      assert.truthy(p:expect("while true do end\r\n", 20, from), p:output())
+      p:drain(1)
+      p:send("\3\3")
+      p:drain(1)
+      p:send("\3")
+      assert.truthy(p:expect("interrupted!", 20, from), p:output())
+      p:drain(1)
+      assert.truthy(line("keep + 1"):find("\n43\r?\n"), p:output())
+      p:send("\4")
+      assert.equal(0, p:wait(20))
+    end)
+
+    it("clears the line on Ctrl-C at the prompt", function()
+      local _, why = start()
+      if not p then return pending("no pty: " .. tostring(why)) end
+      line("keep = 7")
+      p:send("keep = 1 +")
+      p:drain(1)
+      p:send("\3")
+      p:drain(1)
+      local out = line("keep")
+      assert.truthy(out:find("\n7\r?\n"), p:output())
+    end)
+
+    it("completes a method with Tab and prints the table it returns", function()
+      local _, why = start()
+      if not p then return pending("no pty: " .. tostring(why)) end
+      line("t = ci.zeros(2, 5)")
+      local from = #p:output() + 1
+      p:send("t:siz\t")
+      assert.truthy(p:expect("t:size", 20, from), p:output())
+      local out = line("()")
+      assert.truthy(out:find("{2, 5}", 1, true), p:output())
+      line("f = ci.frame{alpha = {1}}")
+      from = #p:output() + 1
+      p:send("f:colu\t")   -- a frame's methods
+      assert.truthy(p:expect("f:columns", 20, from), p:output())
+      out = line("()")
+      assert.truthy(out:find('{"alpha"}', 1, true), p:output())
     end)
   end)
 

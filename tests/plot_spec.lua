@@ -3,32 +3,8 @@
 -- expected panels and traces, NaN values render, the dumb terminal gives text,
 -- and a missing folder or a missing gnuplot is a clear error.
 local ci = require "cinterp"
-
-local function tmpbase()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function be32(s, i)
-  local a, b, c, d = s:byte(i, i + 3)
-  return ((a * 256 + b) * 256 + c) * 256 + d
-end
-
--- PNG: signature, then the IHDR chunk: width at bytes 17..20, height at 21..24
-local function png_size(path)
-  local s = slurp(path)
-  assert.are.equal("\137PNG\r\n\26\n", s:sub(1, 8))
-  assert.are.equal("IHDR", s:sub(13, 16))
-  return be32(s, 17), be32(s, 21)
-end
+local H = require "plothelp"
+local tmpbase, slurp, png_size, no_overlap = H.tmpbase, H.slurp, H.png_size, H.no_overlap
 
 local function svg_size(path)
   local s = slurp(path)
@@ -174,7 +150,7 @@ describe("ci.plot_activity_by_column", function()
     local s = fig:script()
     assert.are.equal(3, panels_of(s))
     assert.are.equal(6, traces_of(s))
-    assert.is_truthy(s:find("Time step: 3", 1, true))
+    assert.is_truthy(s:find("set title 'Layer 3'", 1, true))
     -- the first trace (EPG at step 1, activation 0.1 * column) is sorted by column
     local block = s:match("%$P1T1 << EOD\n(.-)EOD")
     assert.are.same({ "0.25 0.1", "0.5 0.2", "0.75 0.3", "1 0.4" },
@@ -352,5 +328,223 @@ describe("ci.plot figure", function()
       if f then f:close(); left[#left + 1] = n end
     end
     assert.are.same({}, left)
+  end)
+end)
+
+-- ------------------------------------------------------------------ labels, ticks, text
+-- (issue 13: unlabelled axes and colour bars, 0-based ticks, overlapping tick
+-- labels, an empty text heat map, a legend repeating a single batch name)
+
+-- the positions of a "set <axis>tics (...)" list in a script (the first such line)
+local function tick_list(script, axis)
+  local body = script:match("\nset " .. axis .. "tics[^\n]-%(([^\n]*)%)\n")
+  assert.is_truthy(body, "no explicit " .. axis .. "tics list")
+  local pos = {}
+  for item in body:gmatch("[^,]+") do pos[#pos + 1] = tonumber(item:match("(%S+)%s*$")) end
+  return pos
+end
+
+describe("figures: labels and ticks", function()
+  it("heat maps label both axes and the colour bar, by default and as given", function()
+    local s = ci.plot_heatmap(ci.tensor { { 1, 2 }, { 3, 4 } }):script()
+    assert.is_truthy(s:find("\nset xlabel 'Time step'\n", 1, true))
+    assert.is_truthy(s:find("\nset ylabel 'Row'\n", 1, true))
+    assert.is_truthy(s:find("\nset cblabel 'Value'\n", 1, true))
+    s = ci.plot_heatmap(ci.tensor { { 1, 2 }, { 3, 4 } }, { xlabel = "Layer", ylabel = "Neuron",
+                                                             cblabel = "Activation" }):script()
+    assert.is_truthy(s:find("\nset xlabel 'Layer'\n", 1, true))
+    assert.is_truthy(s:find("\nset ylabel 'Neuron'\n", 1, true))
+    assert.is_truthy(s:find("\nset cblabel 'Activation'\n", 1, true))
+  end)
+
+  it("numbered heat-map rows and columns have 1-based ticks, thinned to fit", function()
+    local t = ci.zeros(120, 40)
+    local s = ci.plot_heatmap(t):script()
+    for _, axis in ipairs { "y", "x" } do
+      local pos = tick_list(s, axis)
+      local n = axis == "y" and 120 or 40
+      assert.are.equal(1, pos[1])
+      assert.is_true(#pos >= 3 and #pos < n, axis .. ": " .. #pos .. " ticks for " .. n .. " cells")
+      for k, v in ipairs(pos) do
+        assert.is_true(v == math.floor(v) and v >= 1 and v <= n)
+        if k > 1 then assert.is_true(v > pos[k - 1]) end
+      end
+    end
+    -- a few cells: every one numbered
+    assert.are.same({ 1, 2, 3 }, tick_list(ci.plot_heatmap(ci.zeros(3, 2)):script(), "y"))
+    assert.are.same({ 1, 2 }, tick_list(ci.plot_heatmap(ci.zeros(3, 2)):script(), "x"))
+  end)
+
+  it("time and iteration axes tick from 1, never 0, with whole numbers", function()
+    local h = {}
+    for i = 1, 150 do h[i] = 1 / i end
+    local pos = tick_list(ci.plot_losses({ act_loss = h }):script(), "x")
+    assert.are.equal(1, pos[1])
+    for _, v in ipairs(pos) do assert.is_true(v >= 1 and v == math.floor(v)) end
+    assert.is_true(#pos <= 16)
+    pos = tick_list(ci.plot_timeseries(ts_frame()):script(), "x")
+    assert.are.same({ 1, 2, 3, 4, 5 }, pos)
+  end)
+
+  it("tick labels do not overlap in narrow panels (rendered SVG, measured)", function()
+    -- the scatter demo's layout: 4 panels in 600 x 400, x over 0..1
+    local abc = { normalised_column = {}, cell_group = {}, time_point = {}, activation = {}, time_step = {} }
+    for t = 1, 4 do
+      for c = 1, 8 do
+        local n = #abc.activation + 1
+        abc.normalised_column[n], abc.cell_group[n], abc.time_point[n] = c / 8, "EPG", "time_" .. t
+        abc.activation[n], abc.time_step[n] = (c * t % 7) / 7, t
+      end
+    end
+    local f = ci.frame(abc, { "normalised_column", "cell_group", "time_point", "activation", "time_step" })
+    local fig = ci.plot_activity_by_column(f, nil, nil, nil, { plot_type = "scatter", figsize = { 600, 400 } })
+    no_overlap(fig)
+    assert.is_true(#tick_list(fig:script(), "x") <= 5)
+    -- 40 time steps in 300-pixel panels
+    local cols, row = { "batch_name", "group" }, { "b", "g" }
+    for t = 1, 40 do cols[#cols + 1] = "time_" .. t; row[#row + 1] = math.sin(t) end
+    no_overlap(ci.plot_timeseries(ci.frame.from_rows(cols, { row }), { sizing = { fig_width = 300, fig_height = 250 } }))
+    -- a 120 x 40 heat map and the losses of 150 iterations
+    no_overlap(ci.plot_heatmap(ci.rand(120, 40)))
+    local h = {}
+    for i = 1, 150 do h[i] = 1 / i end
+    no_overlap(ci.plot_losses({ act_loss = h, in_reg_losses = h }))
+  end)
+
+  it("activity-by-column panels are titled Input (time step 0) and Layer 1..L", function()
+    local f = ci.frame({ normalised_column = { 0.5, 1, 0.5, 1 }, cell_group = { "PN", "PN", "PN", "PN" },
+                         time_point = { "time_0", "time_0", "time_1", "time_1" }, activation = { 0.1, 0.2, 0.3, 0.4 },
+                         time_step = { 0, 0, 1, 1 } },
+                       { "normalised_column", "cell_group", "time_point", "activation", "time_step" })
+    local s = ci.plot_activity_by_column(f, nil, nil, nil, {}):script()
+    assert.is_truthy(s:find("\nset title 'Input'", 1, true))
+    assert.is_truthy(s:find("\nset title 'Layer 1'", 1, true))
+    assert.is_nil(s:find("Time step: ", 1, true))
+  end)
+
+  it("one batch in one panel: the batch names the panel, not every legend entry", function()
+    local df = ci.frame.from_rows({ "batch_name", "group", "time_1", "time_2" },
+                                  { { "batch_1", "KC", 0.1, 0.2 }, { "batch_1", "PN", 0.3, 0.1 } })
+    local s = ci.plot_timeseries(df, { slider_dim = false }):script()
+    assert.is_nil(s:find("batch_1 /", 1, true))
+    assert.is_truthy(s:find("set title 'batch_1'", 1, true))
+    assert.is_truthy(s:find("title 'KC'", 1, true))
+    -- two batches: the entries need both names
+    local two = ci.plot_timeseries(ts_frame(), { slider_dim = false }):script()
+    assert.is_truthy(two:find("title 'odour_a / ORN'", 1, true))
+  end)
+
+  it("a text containing ' or \" stays one gnuplot string", function()
+    local fig = ci.plot_heatmap(ci.tensor { { 1, 2 } }, { title = "'quoted' \"twice\" \\ ok", ylabel = "it's" })
+    local txt = fig:text { width = 60, height = 12 }
+    assert.is_truthy(txt:find("'quoted' \"twice\" \\ ok", 1, true))
+    check_renders(fig, fig.width, fig.height)
+  end)
+end)
+
+describe("figures: heat maps in the text terminal", function()
+  -- the lines of the plot area (between the box's | borders) of a text figure
+  local function area(txt)
+    local rows = {}
+    for line in txt:gmatch("[^\n]*") do
+      local inside = line:match("|([^|]*)|")
+      if inside then rows[#rows + 1] = inside end
+    end
+    return rows
+  end
+
+  it("draws every cell as a shade, row 1 on top, low ' ' to high '@'", function()
+    -- 2 x 2, values 0..1 (sequential): row 1 = {0, 1}, row 2 = {1, 0}
+    local txt = ci.plot_heatmap(ci.tensor { { 0, 1 }, { 1, 0 } }):text { width = 60, height = 20 }
+    local rows = area(txt)
+    assert.is_true(#rows >= 6)
+    local top, bottom = rows[1], rows[#rows]
+    local half = math.floor(#top / 2)
+    assert.matches("^ +$", top:sub(1, half - 1))
+    assert.matches("^@+$", top:sub(half + 2))
+    assert.matches("^@+$", bottom:sub(1, half - 1))
+    assert.matches("^ +$", bottom:sub(half + 2))
+    -- the key gives each character's value; the labels are there
+    assert.is_truthy(txt:find("@ 0.95", 1, true))
+    assert.is_truthy(txt:find("Value", 1, true))
+    assert.is_truthy(txt:find("Row", 1, true))
+    assert.is_truthy(txt:find("Time step", 1, true))
+  end)
+
+  it("signed values use the diverging characters; NaN shows as '?'", function()
+    local txt = ci.plot_heatmap(ci.tensor { { -1, 0, 1, 0 / 0 } }):text { width = 60, height = 12 }
+    local row = area(txt)[1]
+    local q = math.floor(#row / 4)
+    assert.matches("^=+$", row:sub(1, q - 1))
+    assert.matches("^ +$", row:sub(q + 2, 2 * q - 1))
+    assert.matches("^#+$", row:sub(2 * q + 2, 3 * q - 1))
+    assert.matches("^%?+$", row:sub(3 * q + 2))
+  end)
+
+  it("a matrix larger than the terminal is averaged into the characters", function()
+    -- 200 rows: the first 100 are 0, the last 100 are 1
+    local t = ci.zeros(200, 3)
+    for r = 101, 200 do for c = 1, 3 do t:set(1, r, c) end end
+    local rows = area(ci.plot_heatmap(t):text { width = 50, height = 24 })
+    assert.is_true(#rows < 200)
+    assert.matches("^ +$", rows[1])
+    assert.matches("^@+$", rows[#rows])
+  end)
+
+  it("show_values writes the values when they fit", function()
+    local fig = ci.plot { panels = { { xlabel = "x", ylabel = "y", image = { values = { 0.25, 0.75 }, nrow = 1, ncol = 2,
+                          cbrange = { 0, 1 }, palette = "sequential", show_values = true } } } }
+    local txt = fig:text { width = 60, height = 12 }
+    assert.is_truthy(txt:find("0.25", 1, true))
+    assert.is_truthy(txt:find("0.75", 1, true))
+  end)
+end)
+
+describe("figures: options are checked", function()
+  it("an unknown option is an error naming the closest valid one", function()
+    assert.matches("ci.plot_heatmap: unknown option 'cb_label' %(did you mean 'cblabel'%?%)",
+                   err_of(ci.plot_heatmap, { { 1 } }, { cb_label = "x" }))
+    assert.matches("ci.plot_losses: unknown option 'titel'", err_of(ci.plot_losses, { act_loss = { 1 } }, { titel = "x" }))
+    assert.matches("ci.plot_timeseries: unknown option 'slider'",
+                   err_of(ci.plot_timeseries, ts_frame(), { slider = false }))
+    assert.matches("unknown key of opts.sizing 'fig_widht' %(did you mean 'fig_width'%?%)",
+                   err_of(ci.plot_timeseries, ts_frame(), { sizing = { fig_widht = 3 } }))
+    assert.matches("ci.plot_activity_by_column: unknown option 'plottype'",
+                   err_of(ci.plot_activity_by_column, abc_frame(), nil, nil, nil, { plottype = "line" }))
+    assert.matches("ci.plot:text: unknown option 'widht'",
+                   err_of(function() ci.plot_losses({ act_loss = { 1 } }):text { widht = 3 } end))
+  end)
+
+  it("a Lua array where the options belong is an error", function()
+    assert.matches("ci.plot_heatmap: options must be a table of named options",
+                   err_of(ci.plot_heatmap, { { 1 } }, { "title" }))
+  end)
+
+  it("the seed's style and sizing keys reach the terminal and the axes", function()
+    -- a gnuplot stand-in that keeps the script it was given, then runs gnuplot
+    local keep, wrapper = tmpbase() .. ".gp", tmpbase() .. ".sh"
+    local f = assert(io.open(wrapper, "w"))
+    f:write("#!/bin/sh\ncp \"$1\" '" .. keep .. "'\nexec gnuplot \"$@\"\n")
+    f:close()
+    os.execute("chmod +x '" .. wrapper .. "'")
+    local saved = ci.plot.config.gnuplot
+    ci.plot.config.gnuplot = wrapper
+    local png = tmpbase() .. ".png"
+    local ok, e = pcall(function()
+      ci.plot_timeseries(ts_frame(), { style = { papercolor = "rgba(255,250,240,255)", linecolor = "rgb(0,0,128)",
+                                                 font_type = "DejaVu Serif" },
+                                       sizing = { ticklen = 10, axislinewidth = 2.5, fig_margin = 20 } }):save(png)
+    end)
+    ci.plot.config.gnuplot = saved
+    assert(ok, e)
+    local gp = slurp(keep)
+    os.remove(keep); os.remove(wrapper); os.remove(png)
+    assert.is_truthy(gp:find("font 'DejaVu Serif,12' background '#fffaf0'", 1, true))
+    assert.is_truthy(gp:find("set border lw 2 lc rgb '#000080'", 1, true))
+    assert.is_truthy(gp:find("set tics nomirror out scale 1.2", 1, true))
+    -- the margin: the first panel starts 20 pixels in (1200 px wide)
+    assert.is_truthy(gp:find(string.format("set origin %.5f,", 20 / 1200), 1, true))
+    assert.matches("sizing.tickwidth cannot be drawn",
+                   err_of(ci.plot_timeseries, ts_frame(), { sizing = { tickwidth = 2 } }))
   end)
 end)

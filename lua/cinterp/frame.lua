@@ -1145,4 +1145,5 @@ return function(ci)
     __call = function(_, cols, order) return new_from_columns(cols, order, "ci.frame") end,
   })
   ci.is_frame = is_frame
+  ci._register_methods("frame", is_frame, Frame)
 end

@@ -8,9 +8,24 @@ local engine = require "cinterp.ffi"
 ci._engine = engine
 ci.version = require("ffi").string(engine.C.ci_version())
 
+-- Objects whose methods no __index table shows (cdata tensors and sparse matrices,
+-- frames) register them here, for the REPL's completion: ci._methods_of(x) returns the
+-- methods table of x and its kind ("tensor", ...), or nil.
+local method_kinds = {}
+function ci._register_methods(kind, is_kind, methods)
+  method_kinds[#method_kinds + 1] = { kind = kind, is_kind = is_kind, methods = methods }
+end
+function ci._methods_of(x)
+  for _, k in ipairs(method_kinds) do
+    if k.is_kind(x) then return k.methods, k.kind end
+  end
+  return nil
+end
+
 local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
+  "grid",
 }
 modules[#modules + 1] = "screen" -- ci.screen, ci.screen_merge (screen*.lua)
 

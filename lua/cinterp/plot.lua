@@ -20,6 +20,13 @@
 -- below the grid when it has many entries), with keyentry items, so it never
 -- covers data. NaN values are written as NaN and skipped (set datafile missing).
 --
+-- Ticks are computed here, not left to gnuplot: indexed axes (neurons, rows,
+-- layers, time steps, iterations) tick from 1, and every axis gets as many ticks
+-- as its labels leave room for. Axes and colour bars are always labelled. The
+-- dumb terminal cannot draw images, so a heat map there is written as shaded
+-- characters with a key (image_dumb). Option tables are checked by hand
+-- (check_options, also used by grid.lua) until the library declares its options.
+--
 -- gnuplot is run as `gnuplot SCRIPT 2>ERR` through io.popen; the script and the
 -- error text go through two os.tmpname() files that are removed at once (LuaJIT's
 -- pipe close() reports no exit status, so the status is echoed on stdout).
@@ -44,9 +51,12 @@ local function dash_of(i)      -- past the 10 colours, change the dash pattern
   return floor((i - 1) / #PALETTE) % 4 + 1
 end
 
-local function quote(s)        -- a gnuplot single-quoted string ('' escapes ')
-  s = tostring(s):gsub("[\r\n]+", " "):gsub("'", "''")
-  return "'" .. s .. "'"
+-- a gnuplot string: single-quoted (no escapes) unless it holds a ', then
+-- double-quoted with \ and " escaped (gnuplot misreads a leading '' pair)
+local function quote(s)
+  s = tostring(s):gsub("[\r\n]+", " ")
+  if not s:find("'", 1, true) then return "'" .. s .. "'" end
+  return '"' .. (s:gsub('[\\"]', "\\%0")) .. '"'
 end
 
 local function isfinite(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end
@@ -89,8 +99,59 @@ local function is_tensor(x)
   return ci_ref and ci_ref.is_tensor and ci_ref.is_tensor(x)
 end
 
+-- edit distance, for "did you mean" in option errors
+local function edit_distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = (a:sub(i, i) == b:sub(j, j)) and 0 or 1
+      cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- Checks an options table by hand (until the library declares its options in
+-- one place): nil or a table with string keys, each of them in known (a list);
+-- a Lua array or an unknown key is an error naming the closest valid keys.
+-- Returns opts or {}. what: "options" or e.g. "opts.sizing".
+local function check_options(where, opts, known, what, level)
+  what, level = what or "options", (level or 2) + 1
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(fmt("%s: %s must be a table, got %s", where, what, type(opts)), level)
+  end
+  local set = {}
+  for _, k in ipairs(known) do set[k] = true end
+  for k in pairs(opts) do
+    if type(k) ~= "string" then
+      error(fmt("%s: %s must be a table of named options ({name = value}), got a %s key %s"
+                .. " (a Lua array where the options table belongs?)", where, what, type(k), tostring(k)), level)
+    end
+    if not set[k] then
+      local best, names = huge, {}
+      for _, name in ipairs(known) do
+        local d = edit_distance(k, name)
+        if d < best then best, names = d, { name } elseif d == best then names[#names + 1] = name end
+      end
+      local hint = (best <= max(2, floor(#k / 3))) and (" (did you mean '" .. concat(names, "' or '") .. "'?)")
+                   or (" (valid: " .. concat(known, ", ") .. ")")
+      error(fmt("%s: unknown %s '%s'%s", where, what == "options" and "option" or ("key of " .. what), k, hint), level)
+    end
+  end
+  return opts
+end
+M.check_options = check_options
+
 -- a tensor or nested Lua table -> flat array (row-major), shape
 local function to_array(x, where, what)
+  if is_tensor(x) and x.on_device ~= 0 then
+    if not x.cpu then error(fmt("%s: %s lives on the GPU; move it to the host first", where, what), 3) end
+    x = x:cpu()
+  end
   if is_tensor(x) then
     local nd = tonumber(x.ndim)
     local shape, flat = {}, {}
@@ -155,7 +216,7 @@ local function legend_metrics(entries, dumb, fs)
   local maxlen = 0
   for _, e in ipairs(entries) do maxlen = max(maxlen, #shorten(label_of(e.name), 32)) end
   if dumb then return maxlen + 9, 1 end
-  return maxlen * fs * 0.75 + fs * 5, fs * 1.75
+  return maxlen * fs * 0.8 + fs * 6, fs * 1.75
 end
 
 -- where the shared legend goes (right strip or band below) and its size, in
@@ -189,13 +250,18 @@ local function check_size(where, name, v)
 end
 
 -- spec: {title=, panels = {panel...}, cols=, panel_width=, panel_height=,
---        legend = {{name=, color=i, mode=}...} (shared), fonts = {base=, title=}}
+--        legend = {{name=, color=i, mode=}...} (shared), fonts = {base=, title=},
+--        style = {font=, linecolor=, papercolor=, axislinewidth=, ticklen=, margin=}}
 -- panel: {title=, xlabel=, ylabel=, xrange={lo,hi}, yrange={lo,hi}, logy=,
---         xtics_step=, traces = {{name=, x=, y=, mode=, color=i, key=bool}...},
---         image = {values=flat, nrow=, ncol=, rowlabels=, cbrange={lo,hi},
---                  palette="diverging"|"sequential", cblabel=}}
+--         xint= (x counts 1, 2, ...: whole-number ticks from 1), xtics=, ytics= (gnuplot
+--         text instead of the fitted ticks), traces = {{name=, x=, y=, mode=, color=i, key=bool}...},
+--         image = {values=flat, nrow=, ncol=, rowlabels=, collabels=, cbrange={lo,hi},
+--                  palette="diverging"|"sequential", cblabel=, yup= (row 1 at the bottom),
+--                  show_values= (each cell's value written on it), value_format= ("%.2f")}}
 local function new_figure(spec, where)
   where = where or "ci.plot"
+  check_options(where, spec, { "title", "panels", "cols", "panel_width", "panel_height", "width", "height",
+                               "legend", "fonts", "style", "mode" }, "spec", 2)
   if type(spec) ~= "table" or type(spec.panels) ~= "table" or #spec.panels == 0 then
     error(where .. ": a figure needs at least one panel", 3)
   end
@@ -211,7 +277,7 @@ local function new_figure(spec, where)
     panel_width = pw, panel_height = ph,
     width = spec.width or pw * cols, height = spec.height or ph * rows,
     legend = spec.legend, fonts = spec.fonts or {},
-    mode = spec.mode,
+    mode = spec.mode, style = spec.style or {},
   }, Figure)
   if not spec.height then
     -- many legend entries below the grid: the canvas grows to hold them
@@ -226,16 +292,315 @@ local function new_figure(spec, where)
   return fig
 end
 
-local function with_clause(mode, color, dash, opts)
+-- the plot style of trace / legend entry number k: its colour and dash
+-- pattern, and linetype k, which is what tells the traces apart (by character)
+-- in the dumb terminal
+local function with_clause(mode, k, opts)
   local lw = opts.linewidth or 2
   local ps = opts.pointsize or 0.8
-  local lc = fmt("lc rgb '%s'", color)
+  local lc = fmt("lt %d lc rgb '%s'", k, color_of(k))
   if mode == "markers" then
     return fmt("with points pt 7 ps %.3g %s", ps, lc)
   elseif mode == "lines+markers" then
-    return fmt("with linespoints lw %.3g pt 7 ps %.3g dt %d %s", lw, ps, dash, lc)
+    return fmt("with linespoints lw %.3g pt 7 ps %.3g dt %d %s", lw, ps, dash_of(k), lc)
   end
-  return fmt("with lines lw %.3g dt %d %s", lw, dash, lc)
+  return fmt("with lines lw %.3g dt %d %s", lw, dash_of(k), lc)
+end
+
+-- ------------------------------------------------------------------ ticks
+-- Ticks are chosen here, not by gnuplot: its automatic tics ignore the width of
+-- their labels (they overlap in narrow panels) and start at 0 on indexed axes.
+
+local function char_width(fs, dumb) return dumb and 1 or fs * 0.62 end
+
+-- ticks of an indexed axis 1..n (neurons, batches, layers): 1, then every
+-- step-th index (1, 5, 10, ...), or 1, 3, 5, ... for step 2; never 0
+local function index_ticks(n, step)
+  local t = { 1 }
+  for i = (step <= 2) and 1 + step or step, n, step do t[#t + 1] = i end
+  return t
+end
+
+local INDEX_STEPS = { 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000,
+                      20000, 25000, 50000, 100000 }
+
+-- the smallest step whose ticks 1..n fit in avail units, a tick needing
+-- need(its label) units (its label's width plus a gap, or a line height)
+local function index_step(n, avail, need)
+  for _, step in ipairs(INDEX_STEPS) do
+    local ticks, used = index_ticks(n, step), 0
+    for _, i in ipairs(ticks) do used = used + need(i) end
+    if used <= avail then return step end
+  end
+  return max(1, n)
+end
+
+-- the smallest nice step (1, 2, 2.5, 5 x 10^k; whole when integer) whose ticks
+-- over [lo, hi] fit in avail units; returns the tick positions
+local function fit_ticks(lo, hi, avail, need, integer)
+  local span = hi - lo
+  if not (isfinite(lo) and isfinite(hi)) or span <= 0 then return nil end
+  local e = floor(math.log10(span)) - 2
+  for k = e, e + 5 do
+    for _, m in ipairs { 1, 2, 2.5, 5 } do
+      local step = m * 10 ^ k
+      if not integer or (step >= 1 and step == floor(step)) then
+        local ticks, used = {}, 0
+        local i0 = ceil(lo / step - 1e-9)
+        for i = i0, floor(hi / step + 1e-9) do
+          local v = i * step
+          if math.abs(v) < step * 1e-9 then v = 0 end
+          ticks[#ticks + 1] = v
+          used = used + need(fmt("%g", v))
+        end
+        if used <= avail and #ticks >= 2 then return ticks end
+      end
+    end
+  end
+  return { lo, hi }
+end
+
+local function tics_list(ticks, labels)
+  local items = {}
+  for k, v in ipairs(ticks) do
+    items[k] = (labels and (quote(labels[k]) .. " ") or "") .. fmt("%.10g", v)
+  end
+  return "(" .. concat(items, ", ") .. ")"
+end
+
+-- ------------------------------------------------------------------ heat maps
+
+-- the image's ticks and labels of one axis: n cells, cell k centred at pos(k);
+-- labels (or the 1-based cell number) thinned so that they fit in avail units
+local function image_axis_ticks(n, labels, pos, avail, need)
+  local text = function(k) return labels and shorten(label_of(labels[k]), 24) or label_of(k) end
+  local step = index_step(n, avail, function(k) return need(text(k)) end)
+  local ticks, names = {}, {}
+  local list = labels and {} or index_ticks(n, step)
+  if labels then for k = 1, n, step do list[#list + 1] = k end end
+  for j, k in ipairs(list) do ticks[j], names[j] = pos(k), text(k) end
+  return ticks, names
+end
+
+local DIVERGING = "set palette defined (0 '#2166ac', 0.5 '#f7f7f7', 1 '#b2182b')"
+local SEQUENTIAL = "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')"
+
+-- the colour of a cell's value label: white on the dark ends of the palette
+local function value_label_colour(v, im)
+  local lo, hi = im.cbrange[1], im.cbrange[2]
+  local u = (hi > lo) and (v - lo) / (hi - lo) or 0.5
+  local dark = (im.palette == "diverging") and math.abs(u - 0.5) > 0.32 or (im.palette ~= "diverging" and u < 0.55)
+  return dark and "0xffffff" or "0x000000"
+end
+
+local function value_text(v, im) return isfinite(v) and fmt(im.value_format or "%.2f", v) or "NaN" end
+
+-- a heat-map panel in a PNG / SVG / PDF: the matrix as an image, 1-based ticks
+-- (or the row / column labels) thinned to fit, labelled axes and colour bar
+local function image_png(out, plots, p, panel, cw, chh, fs)
+  local im = panel.image
+  if im.cbrange then out[#out + 1] = fmt("set cbrange [%s:%s]", num(im.cbrange[1]), num(im.cbrange[2])) end
+  out[#out + 1] = im.palette == "diverging" and DIVERGING or SEQUENTIAL
+  out[#out + 1] = "set cblabel " .. quote(im.cblabel or "Value")
+  out[#out + 1] = fmt("set xrange [0.5:%d.5]", im.ncol)
+  if im.yup then out[#out + 1] = fmt("set yrange [0.5:%d.5]", im.nrow)   -- row 1 at the bottom
+  else out[#out + 1] = fmt("set yrange [%d.5:0.5]", im.nrow) end          -- row 1 on top
+  out[#out + 1] = "unset grid"
+  out[#out + 1] = "set tics front"
+  local cwid = char_width(fs)
+  -- rows: one label line each
+  local maxrow = 0
+  for r = 1, im.nrow do maxrow = max(maxrow, #(im.rowlabels and shorten(label_of(im.rowlabels[r]), 24) or label_of(r))) end
+  local plot_h = chh - fs * ((panel.title and 2.6 or 1) + 4.5)
+  -- named rows: as many names as fit; numbered rows: sparser, numbers are easy to interpolate
+  local yt, yn = image_axis_ticks(im.nrow, im.rowlabels, function(k) return k end, plot_h,
+                                  function() return fs * (im.rowlabels and 1.35 or 3) end)
+  out[#out + 1] = "set ytics " .. tics_list(yt, yn)
+  -- colour-bar ticks at nice values (gnuplot's own follow an odd range's digits)
+  local cbt = fit_ticks(im.cbrange[1], im.cbrange[2], plot_h, function() return max(fs * 4, plot_h / 10) end, false)
+  if cbt then out[#out + 1] = "set cbtics " .. tics_list(cbt) end
+  out[#out + 1] = "set format cb '%g'"
+  -- columns: horizontal labels when they fit, else rotated by 30 degrees
+  local plot_w = cw - fs * (maxrow * 0.62 + 3.5) - fs * 8
+  local xneed = function(s) return #s * cwid + fs * (im.collabels and 1.2 or 2) end
+  local fits = index_step(im.ncol, plot_w, function(k)
+    return xneed(im.collabels and shorten(label_of(im.collabels[k]), 24) or label_of(k))
+  end) == 1
+  if im.collabels and not fits then
+    local xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w,
+                                    function() return fs * 1.7 end)
+    out[#out + 1] = "set xtics rotate by 30 right " .. tics_list(xt, xn)
+  else
+    local xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w, xneed)
+    out[#out + 1] = "set xtics " .. tics_list(xt, xn)
+  end
+  plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image notitle", p)
+  if im.show_values then
+    plots[#plots + 1] = fmt("$P%dVAL using 1:2:3:4 with labels tc rgb variable font ',%d' notitle", p,
+                            max(7, fs - 2))
+  end
+end
+
+-- The heat map in gnuplot's dumb terminal, which draws no images: each character
+-- of the plot area shows the cell under it (the mean of the cells it covers when
+-- the matrix is larger than the area) as a shade of a character ramp, and a
+-- key on the right gives each character's value (the colour bar). Margins are
+-- set in whole characters so that every character cell is known.
+local RAMP_SEQUENTIAL = " .:-=+*%#@"
+local RAMP_DIVERGING = "=-. :+#"
+
+local function dumb_level(v, lo, hi, nlev)
+  if not isfinite(v) then return nlev + 1 end             -- '?': a missing value
+  local u = (hi > lo) and (v - lo) / (hi - lo) or 0.5
+  return min(nlev, max(1, floor(u * nlev) + 1))
+end
+
+-- block mean of the cells covered by character k of nchar over n cells
+local function cell_span(k, nchar, n)
+  if nchar >= n then
+    local c = floor((k - 0.5) * n / nchar) + 1
+    return c, c
+  end
+  return floor((k - 1) * n / nchar) + 1, max(floor((k - 1) * n / nchar) + 1, ceil(k * n / nchar))
+end
+
+local function image_dumb(out, plots, p, panel, box, W, H)
+  local im = panel.image
+  local ramp = im.palette == "diverging" and RAMP_DIVERGING or RAMP_SEQUENTIAL
+  local nlev = #ramp
+  local lo, hi = im.cbrange[1], im.cbrange[2]
+  local function rowtext(r) return im.rowlabels and shorten(label_of(im.rowlabels[r]), 16) or label_of(r) end
+  local maxrow = 0
+  for r = 1, im.nrow do maxrow = max(maxrow, #rowtext(r)) end
+  -- the key: the colour-bar label, then one line per level, highest on top
+  local key = {}
+  for l = nlev, 1, -1 do
+    local mid = lo + (l - 0.5) * (hi - lo) / nlev
+    key[#key + 1] = ramp:sub(l, l) .. " " .. fmt("%.3g", mid)
+  end
+  local cbl = shorten(im.cblabel or "Value", 16)
+  local keyw = #cbl
+  for _, s in ipairs(key) do keyw = max(keyw, #s) end
+  local ylab = panel.ylabel and shorten(panel.ylabel, 24)
+  local lm = maxrow + 2
+  local rm = keyw + 3
+  local tm = (panel.title and 2 or 1) + (ylab and 1 or 0)   -- the y label goes above the axis
+  local bm = panel.xlabel and 3 or 2
+  -- the box: integer character positions (x from the left, y from the bottom)
+  local L, R = box.left + lm, box.right - rm
+  local B, T = box.bottom + bm, box.top - tm
+  if R - L < 4 then L, R = box.left + 1, box.right - 1 end
+  if T - B < 3 then B, T = box.bottom, box.top end
+  local nx, ny = R - L - 1, T - B - 1
+  -- gnuplot truncates a margin's position to a character and rounds a label's:
+  -- margins are given half a character in
+  out[#out + 1] = fmt("set lmargin at screen %.8f", (L + 0.5) / (W - 1))
+  out[#out + 1] = fmt("set rmargin at screen %.8f", (R + 0.5) / (W - 1))
+  out[#out + 1] = fmt("set bmargin at screen %.8f", (B + 0.5) / (H - 1))
+  out[#out + 1] = fmt("set tmargin at screen %.8f", (T + 0.5) / (H - 1))
+  out[#out + 1] = fmt("set xrange [0:%d]", nx + 1)
+  if im.yup then out[#out + 1] = fmt("set yrange [0:%d]", ny + 1)   -- character row 1 at the bottom
+  else out[#out + 1] = fmt("set yrange [%d:0]", ny + 1) end          -- character row 1 on top
+  out[#out + 1] = "unset grid"
+  out[#out + 1] = "unset colorbox"
+  if ylab then   -- above the axis (text cannot be turned in a terminal; beside the axis it eats the width)
+    out[#out + 1] = "unset ylabel"
+    out[#out + 1] = fmt("set label %s at screen %.8f,%.8f left", quote(ylab), max(0, L - maxrow - 1) / (W - 1),
+                        (T + 1) / (H - 1))
+  end
+  if panel.title then   -- above the y label
+    out[#out + 1] = "unset title"
+    out[#out + 1] = fmt("set label %s at screen %.8f,%.8f center", quote(panel.title), ((L + R) / 2) / (W - 1),
+                        (T + (ylab and 2 or 1)) / (H - 1))
+  end
+  out[#out + 1] = "set tics scale 0"
+  local ypos = function(k) return 0.5 + (k - 0.5) * ny / im.nrow end
+  local xpos = function(k) return 0.5 + (k - 0.5) * nx / im.ncol end
+  local yt, yn = image_axis_ticks(im.nrow, im.rowlabels, ypos, ny, function() return 2 end)
+  out[#out + 1] = "set ytics " .. tics_list(yt, yn)
+  local xt, xn = image_axis_ticks(im.ncol, im.collabels, xpos, nx,
+                                  function(s) return #shorten(s, 16) + 2 end)
+  for k = 1, #xn do xn[k] = shorten(xn[k], 16) end
+  out[#out + 1] = "set xtics " .. tics_list(xt, xn)
+  -- the shading, one character per cell of the plot area
+  local vals = im.values
+  out[#out + 1] = fmt("$P%dTXT << EOD", p)
+  local cellw = nx / im.ncol
+  local values_fit = im.show_values
+  if values_fit then
+    for k = 1, #vals do if #value_text(vals[k], im) + 1 > cellw then values_fit = false end end
+    if ny < im.nrow then values_fit = false end
+  end
+  if values_fit then
+    -- the values themselves, centred in their cells
+    for r = 1, im.nrow do
+      for c = 1, im.ncol do
+        out[#out + 1] = fmt('%.4f %.4f "%s"', xpos(c), ypos(r), value_text(vals[(r - 1) * im.ncol + c], im))
+      end
+    end
+  else
+    for ky = 1, ny do
+      local r0, r1 = cell_span(ky, ny, im.nrow)
+      for kx = 1, nx do
+        local c0, c1 = cell_span(kx, nx, im.ncol)
+        local s, cnt = 0, 0
+        for r = r0, r1 do
+          for c = c0, c1 do
+            local v = vals[(r - 1) * im.ncol + c]
+            if isfinite(v) then s, cnt = s + v, cnt + 1 end
+          end
+        end
+        local lev = dumb_level(cnt > 0 and s / cnt or (0 / 0), lo, hi, nlev)
+        if lev > nlev or ramp:sub(lev, lev) ~= " " then out[#out + 1] = fmt("%d %d %d", kx, ky, lev) end
+      end
+    end
+  end
+  out[#out + 1] = "EOD"
+  if values_fit then
+    plots[#plots + 1] = fmt("$P%dTXT using 1:2:3 with labels notitle", p)
+  else
+    out[#out + 1] = "RAMP = " .. quote(ramp .. "?")
+    plots[#plots + 1] = fmt("$P%dTXT using 1:2:(substr(RAMP, $3, $3)) with labels notitle", p)
+  end
+  -- the key, in the right margin
+  local kx = (R + 2) / (W - 1)
+  out[#out + 1] = fmt("set label %s at screen %.8f,%.8f left", quote(cbl), kx, T / (H - 1))
+  local rows_free = T - B
+  local every = max(1, ceil(#key / max(1, rows_free)))
+  local line = 1
+  for k = 1, #key, every do
+    out[#out + 1] = fmt("set label %s at screen %.8f,%.8f left", quote(key[k]), kx, (T - line) / (H - 1))
+    line = line + 1
+  end
+end
+
+-- ticks of a panel of traces: whole numbers from 1 on an indexed x axis (time
+-- steps, iterations), else nice steps; as many as their labels leave room for
+local function trace_ticks(out, panel, cw, chh, fs, dumb)
+  local cwid = char_width(fs, dumb)
+  local gap = dumb and 2 or fs * 2
+  local plot_w = dumb and (cw - 12) or (cw - fs * 7.5)
+  local plot_h = dumb and (chh - (panel.title and 5 or 4)) or (chh - fs * ((panel.title and 2.6 or 1) + 4.5))
+  if panel.xtics then
+    out[#out + 1] = "set xtics " .. panel.xtics
+  elseif panel.xrange then
+    local lo, hi = panel.xrange[1], panel.xrange[2]
+    local ticks
+    if panel.xint and ceil(lo) <= 1 and hi >= 1 then
+      local n = floor(hi + 1e-9)
+      ticks = index_ticks(n, index_step(n, plot_w, function(i) return #label_of(i) * cwid + gap end))
+    else
+      ticks = fit_ticks(lo, hi, plot_w, function(s) return #s * cwid + gap end, panel.xint)
+    end
+    if ticks then out[#out + 1] = "set xtics " .. tics_list(ticks) end
+  end
+  if panel.ytics then
+    out[#out + 1] = "set ytics " .. panel.ytics
+  elseif panel.yrange and not panel.logy then
+    local ticks = fit_ticks(panel.yrange[1], panel.yrange[2], plot_h,
+                            function() return dumb and 2 or fs * 2.2 end, false)
+    if ticks then out[#out + 1] = "set ytics " .. tics_list(ticks) end
+  end
 end
 
 -- the body of the script: data blocks, then the multiplot
@@ -254,8 +619,8 @@ function Figure:script(opts)
       for i = 1, #tr.x do out[#out + 1] = num(tr.x[i]) .. " " .. num(tr.y[i]) end
       out[#out + 1] = "EOD"
     end
-    if panel.image then
-      local im = panel.image
+    local im = panel.image
+    if im and not dumb then
       out[#out + 1] = fmt("$P%dIMG << EOD", p)
       for r = 1, im.nrow do
         local line = {}
@@ -263,6 +628,16 @@ function Figure:script(opts)
         out[#out + 1] = concat(line, " ")
       end
       out[#out + 1] = "EOD"
+      if im.show_values then
+        out[#out + 1] = fmt("$P%dVAL << EOD", p)
+        for r = 1, im.nrow do
+          for c = 1, im.ncol do
+            local v = im.values[(r - 1) * im.ncol + c]
+            out[#out + 1] = fmt('%d %d "%s" %s', c, r, value_text(v, im), value_label_colour(v, im))
+          end
+        end
+        out[#out + 1] = "EOD"
+      end
     end
   end
   out[#out + 1] = ""
@@ -272,7 +647,8 @@ function Figure:script(opts)
   if self.title then title_h = dumb and 2 or tfs * 2.2 end
   local leg = legend_layout(self.legend, W, H, title_h, dumb, fs)
   local leg_w, leg_h = leg and leg.w or 0, leg and leg.h or 0
-  local grid_w, grid_h = W - leg_w, H - title_h - leg_h
+  local m = dumb and 0 or (self.style.margin or 0)   -- blank pixels around the panels
+  local grid_w, grid_h = W - leg_w - 2 * m, H - title_h - leg_h - 2 * m
   local cw, chh = grid_w / self.cols, grid_h / self.rows
 
   out[#out + 1] = "set multiplot" .. (self.title and (" title " .. quote(self.title)
@@ -280,30 +656,34 @@ function Figure:script(opts)
   for p, panel in ipairs(self.panels) do
     local r = floor((p - 1) / self.cols)
     local c = (p - 1) % self.cols
-    local x0 = c * cw / W
-    local y0 = (H - title_h - (r + 1) * chh) / H
+    local x0 = (m + c * cw) / W
+    local y0 = (H - m - title_h - (r + 1) * chh) / H
     out[#out + 1] = fmt("# panel %d", p)
     out[#out + 1] = "reset"
     out[#out + 1] = "set datafile missing NaN"
     out[#out + 1] = fmt("set origin %.5f,%.5f", x0, y0)
-    out[#out + 1] = fmt("set size %.5f,%.5f", cw / W, chh / H)
-    out[#out + 1] = "set border lw 1.2"
-    out[#out + 1] = "set tics nomirror out scale 0.6"
+    -- a heat map keeps a gap after its colour-bar label, before the next panel
+    local gap = (panel.image and not dumb) and min(fs * 2, cw * 0.05) or 0
+    out[#out + 1] = fmt("set size %.5f,%.5f", (cw - gap) / W, chh / H)
+    out[#out + 1] = fmt("set border lw %.3g lc rgb '%s'", self.style.axislinewidth or 1.2,
+                        self.style.linecolor or "#000000")
+    out[#out + 1] = fmt("set tics nomirror out scale %.3g", (self.style.ticklen or 5) * 0.12)
     out[#out + 1] = "set grid lt 1 lc rgb '#e6e6e6' lw 1"
     if panel.title then
       out[#out + 1] = "set title " .. quote(panel.title) .. (dumb and "" or fmt(" font ',%d'", fs + 1))
     end
     if panel.xlabel then out[#out + 1] = "set xlabel " .. quote(panel.xlabel) end
     if panel.ylabel then out[#out + 1] = "set ylabel " .. quote(panel.ylabel) end
-    if panel.xrange then out[#out + 1] = fmt("set xrange [%s:%s]", num(panel.xrange[1]), num(panel.xrange[2])) end
-    if panel.yrange then out[#out + 1] = fmt("set yrange [%s:%s]", num(panel.yrange[1]), num(panel.yrange[2])) end
+    if panel.xrange and not panel.image then
+      out[#out + 1] = fmt("set xrange [%s:%s]", num(panel.xrange[1]), num(panel.xrange[2]))
+    end
+    if panel.yrange and not panel.image then
+      out[#out + 1] = fmt("set yrange [%s:%s]", num(panel.yrange[1]), num(panel.yrange[2]))
+    end
     if panel.logy then
       out[#out + 1] = "set logscale y"
       out[#out + 1] = 'set format y "%g"'   -- 1e-05, not 0.0000100
     end
-    if panel.xtics_step then out[#out + 1] = fmt("set xtics %s", num(panel.xtics_step)) end
-    if panel.xtics then out[#out + 1] = "set xtics " .. panel.xtics end
-    if panel.ytics then out[#out + 1] = "set ytics " .. panel.ytics end
     if dumb then out[#out + 1] = "unset grid" end
 
     local plots = {}
@@ -313,45 +693,28 @@ function Figure:script(opts)
     else
       out[#out + 1] = "set key outside right top vertical Left reverse samplen 2"
     end
-    if panel.image then
+    if panel.image and not dumb then
       -- missing values show as grey, not as a colour of the scale
       out[#out + 1] = "set object 1 rectangle from graph 0,0 to graph 1,1 behind fc rgb '#bdbdbd' fs solid noborder"
     else
       out[#out + 1] = "unset object 1"
     end
 
-    if panel.image then
-      local im = panel.image
-      if im.cbrange then out[#out + 1] = fmt("set cbrange [%s:%s]", num(im.cbrange[1]), num(im.cbrange[2])) end
-      if im.palette == "diverging" then
-        out[#out + 1] = "set palette defined (0 '#2166ac', 0.5 '#f7f7f7', 1 '#b2182b')"
-      else
-        out[#out + 1] = "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')"
-      end
-      if im.cblabel then out[#out + 1] = "set cblabel " .. quote(im.cblabel) end
-      out[#out + 1] = fmt("set xrange [0.5:%d.5]", im.ncol)
-      out[#out + 1] = fmt("set yrange [%d.5:0.5]", im.nrow)   -- row 1 on top
-      out[#out + 1] = "unset grid"
-      out[#out + 1] = "set tics front"
-      if im.rowlabels then
-        local step = max(1, ceil(im.nrow / max(1, floor(chh / ((dumb and 1 or fs) * 1.3)))))
-        local tics = {}
-        for rr = 1, im.nrow, step do
-          tics[#tics + 1] = quote(shorten(label_of(im.rowlabels[rr]), 24)) .. " " .. rr
-        end
-        out[#out + 1] = "set ytics (" .. concat(tics, ", ") .. ")"
-      end
-      if im.collabels then
-        local tics = {}
-        for cc = 1, im.ncol do tics[cc] = quote(shorten(label_of(im.collabels[cc]), 24)) .. " " .. cc end
-        out[#out + 1] = "set xtics rotate by 30 right (" .. concat(tics, ", ") .. ")"
-      elseif im.ncol <= 25 then out[#out + 1] = "set xtics 1" end
-      plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image notitle", p)
+    if panel.image and dumb then
+      -- whole characters: gnuplot maps screen fraction f to character round(f * (W - 1))
+      local box = { left = floor(c * cw + 0.5), right = floor((c + 1) * cw + 0.5) - 1,
+                    top = floor(H - 1 - title_h - r * chh + 0.5),
+                    bottom = floor(H - 1 - title_h - (r + 1) * chh + 0.5) + 1 }
+      image_dumb(out, plots, p, panel, box, W, H)
+    elseif panel.image then
+      image_png(out, plots, p, panel, cw, chh, fs)
+    else
+      trace_ticks(out, panel, cw, chh, fs, dumb)
     end
     for t, tr in ipairs(panel.traces or {}) do
-      local title = (tr.key and not leg) and (" title " .. quote(shorten(label_of(tr.name), 32))) or " notitle"
-      plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t)
-                          .. with_clause(tr.mode, color_of(tr.color), dash_of(tr.color), tr) .. title
+      local title = (tr.key and not leg) and (" title " .. quote((dumb and " " or "") .. shorten(label_of(tr.name), 32)))
+                    or " notitle"
+      plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t) .. with_clause(tr.mode, tr.color, tr) .. title
     end
     if #plots == 0 then plots[1] = "NaN notitle" end
     out[#out + 1] = "plot " .. concat(plots, ", \\\n     ")
@@ -360,7 +723,7 @@ function Figure:script(opts)
     -- the shared legend: a frameless panel of key entries beside / below the grid
     local x0, y0, w, h
     if leg.pos == "right" then
-      x0, y0, w, h = grid_w / W, leg_h / H, leg_w / W, (H - title_h - leg_h) / H
+      x0, y0, w, h = (grid_w + 2 * m) / W, leg_h / H, leg_w / W, (H - title_h - leg_h) / H
     else
       x0, y0, w, h = 0, 0, 1, leg_h / H
     end
@@ -379,8 +742,8 @@ function Figure:script(opts)
     end
     local items = { "NaN notitle" }
     for _, e in ipairs(self.legend) do
-      items[#items + 1] = "keyentry " .. with_clause(e.mode, color_of(e.color), dash_of(e.color), e)
-                          .. " title " .. quote(shorten(label_of(e.name), 32))
+      items[#items + 1] = "keyentry " .. with_clause(e.mode, e.color, e)
+                          .. " title " .. quote((dumb and " " or "") .. shorten(label_of(e.name), 32))
     end
     out[#out + 1] = "plot " .. concat(items, ", \\\n     ")
   end
@@ -443,10 +806,17 @@ local function run_gnuplot(script, where)
 end
 M._run_gnuplot = run_gnuplot
 
+-- the terminal options of a figure: its font and background
+local function term_options(f)
+  return fmt("noenhanced font %s background '%s'", quote((f.style.font or "DejaVu Sans") .. "," .. (f.fonts.base or 12)),
+             f.style.papercolor or "#ffffff")
+end
+
+-- terminal lines by extension
 local TERMINALS = {
-  png = function(w, h, fs) return fmt("set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,%d' background '#ffffff'", w, h, fs) end,
-  svg = function(w, h, fs) return fmt("set terminal svg size %d,%d noenhanced font 'DejaVu Sans,%d' background '#ffffff'", w, h, fs) end,
-  pdf = function(w, h, fs) return fmt("set terminal pdfcairo size %.4fin,%.4fin noenhanced font 'DejaVu Sans,%d'", w / 72, h / 72, fs) end,
+  png = function(f) return fmt("set terminal pngcairo size %d,%d ", f.width, f.height) .. term_options(f) end,
+  svg = function(f) return fmt("set terminal svg size %d,%d ", f.width, f.height) .. term_options(f) end,
+  pdf = function(f) return fmt("set terminal pdfcairo size %.4fin,%.4fin ", f.width / 72, f.height / 72) .. term_options(f) end,
 }
 
 function Figure:save(path)
@@ -476,7 +846,7 @@ function Figure:save(path)
   end
   probe:close()
   local body = self:script()
-  local script = term(self.width, self.height, self.fonts.base or 12) .. "\n"
+  local script = term(self) .. "\n"
                  .. "set output " .. quote(path) .. "\n" .. body .. "set output\n"
   local ok, err = pcall(run_gnuplot, script, where)
   if not ok then
@@ -504,7 +874,7 @@ M.terminal_size = terminal_size
 
 -- the figure drawn by gnuplot's dumb terminal, as a string
 function Figure:text(opts)
-  opts = opts or {}
+  opts = check_options("ci.plot:text", opts, { "width", "height" })
   local w, h = opts.width, opts.height
   if not (w and h) then
     local c, l = terminal_size()
@@ -536,8 +906,8 @@ function Figure:show()
   local term = display and display ~= "" and window_terminal()
   if term then
     local exe = gnuplot_cmd("ci.plot:show")
-    local script = fmt("set terminal %s size %d,%d noenhanced font 'DejaVu Sans,%d'\n", term,
-                       self.width, self.height, self.fonts.base or 12) .. self:script()
+    local script = fmt("set terminal %s size %d,%d ", term, self.width, self.height) .. term_options(self) .. "\n"
+                   .. self:script()
     local p = io.popen(exe .. " -persist", "w")
     p:write(script)
     p:close()
@@ -568,17 +938,53 @@ local function frame_col(df, name)
   return nil
 end
 
+-- the seed's sizing and style keys (plotly's names) and their defaults
+local TS_SIZING = { fig_width = 600, fig_height = 400, fig_margin = 0, fsize_ticks_pt = 12, fsize_title_pt = 16,
+                    markersize = 8, ticklen = 5, tickwidth = 1, axislinewidth = 1.5, markerlinewidth = 1 }
+local TS_STYLE = { font_type = "DejaVu Sans", linecolor = "black", papercolor = "#ffffff" }
+local TS_SIZING_KEYS = { "axislinewidth", "fig_height", "fig_margin", "fig_width", "fsize_ticks_pt", "fsize_title_pt",
+                         "markerlinewidth", "markersize", "ticklen", "tickwidth" }
+local TS_STYLE_KEYS = { "font_type", "linecolor", "papercolor" }
+
+-- a plotly colour ("rgba(255,255,255,255)", "rgb(0,0,0)") as gnuplot's '#rrggbb'; names
+-- and '#rrggbb' pass through
+local function gp_colour(where, what, v)
+  if type(v) ~= "string" then error(fmt("%s: %s must be a colour string, got %s", where, what, type(v)), 4) end
+  local r, g, b = v:match("^%s*rgba?%(%s*(%d+)%s*,%s*(%d+)%s*,%s*(%d+)")
+  if r then return fmt("#%02x%02x%02x", min(255, tonumber(r)), min(255, tonumber(g)), min(255, tonumber(b))) end
+  return v
+end
+
 function M.plot_timeseries(df, opts)
   local where = "ci.plot_timeseries"
-  opts = opts or {}
+  opts = check_options(where, opts, { "style", "sizing", "x_label", "y_label", "title", "slider_dim",
+                                      "ymin", "ymax", "scatter_mode" })
+  local sizing, style = {}, {}
+  for k, v in pairs(TS_SIZING) do sizing[k] = v end
+  for k, v in pairs(check_options(where, opts.sizing, TS_SIZING_KEYS, "opts.sizing")) do
+    if type(v) ~= "number" or not isfinite(v) or v < 0 then
+      error(fmt("%s: sizing.%s must be a number >= 0, got %s", where, k, tostring(v)), 2)
+    end
+    if (k == "tickwidth" or k == "markerlinewidth") and v ~= TS_SIZING[k] then
+      error(fmt("%s: sizing.%s cannot be drawn by gnuplot (%s); leave it at %g", where, k,
+                k == "tickwidth" and "its tics take the axis line width, set axislinewidth"
+                or "its markers are filled discs without an outline", TS_SIZING[k]), 2)
+    end
+    sizing[k] = v
+  end
+  for k, v in pairs(TS_STYLE) do style[k] = v end
+  for k, v in pairs(check_options(where, opts.style, TS_STYLE_KEYS, "opts.style")) do style[k] = v end
+  -- the seed's default slider_dim is 'batch'; an explicit nil can't be seen in a
+  -- Lua table, so `slider_dim = false` (or "none") means no slider
+  local slider = opts.slider_dim
+  if slider == nil then slider = "batch" elseif slider == false or slider == "none" then slider = nil end
+  if slider ~= nil and slider ~= "batch" and slider ~= "group" then
+    error(fmt("%s: slider_dim must be 'batch', 'group', false or 'none', got '%s'", where, tostring(slider)), 2)
+  end
   if type(df) == "table" and not is_frame(df) and ci_ref and ci_ref.frame then
     df = ci_ref.frame(df)
   end
   if not is_frame(df) then error(where .. ": df must be a frame (ci.frame)", 2) end
-  local sizing = { fig_width = 600, fig_height = 400, fsize_ticks_pt = 12, fsize_title_pt = 16,
-                   markersize = 8, axislinewidth = 1.5, fig_margin = 0 }
-  for k, v in pairs(opts.sizing or {}) do sizing[k] = v end
-  local style = opts.style or {}
   local mode = opts.scatter_mode or "lines"
   if not SCATTER_MODES[mode] then
     error(fmt("%s: scatter_mode must be 'lines', 'markers' or 'lines+markers', got '%s'", where, tostring(mode)), 2)
@@ -594,10 +1000,6 @@ function M.plot_timeseries(df, opts)
   local group = frame_col(df, "group")
   if not group then error(where .. ": df needs a 'group' column", 2) end
   local batch = frame_col(df, "batch_name")
-  local slider = opts.slider_dim
-  if slider ~= nil and slider ~= "batch" and slider ~= "group" then
-    error(fmt("%s: slider_dim must be 'batch', 'group' or nil, got '%s'", where, tostring(slider)), 2)
-  end
   if not batch and slider == "batch" then slider = nil end
   local x = {}
   for i, tc in ipairs(tcols) do x[i] = tc.t end
@@ -615,9 +1017,8 @@ function M.plot_timeseries(df, opts)
   elseif mode ~= "lines" then   -- room for the end markers
     xlo, xhi = xlo - 0.02 * (xhi - xlo), xhi + 0.02 * (xhi - xlo)
   end
-  local xtics_step = (#x <= 20 and x[#x] - x[1] <= 20) and 1 or nil
-  local lw = sizing.axislinewidth + 0.5
-  local ps = (sizing.markersize or 8) / 10
+  local lw = 2
+  local ps = sizing.markersize / 10
 
   local outer, inner
   if slider == "batch" then outer, inner = batch, group
@@ -636,7 +1037,7 @@ function M.plot_timeseries(df, opts)
   end
   local function base_panel(title)
     return { title = title, xlabel = opts.x_label or "Time", ylabel = opts.y_label or "Activation",
-             xrange = { xlo, xhi }, yrange = { ylo, yhi }, xtics_step = xtics_step, traces = {} }
+             xrange = { xlo, xhi }, yrange = { ylo, yhi }, xint = true, traces = {} }
   end
   if outer then
     local ovals = sorted_unique(outer)
@@ -651,10 +1052,13 @@ function M.plot_timeseries(df, opts)
       p.traces[#p.traces + 1] = trace_of(r, iv, inner and inner_index[iv] or 1)
     end
   else
-    panels[1] = base_panel(nil)
+    -- one panel; the batch goes into the trace names only when there are
+    -- several (one batch is named in the panel title instead)
+    local batches = batch and sorted_unique(batch) or {}
+    panels[1] = base_panel(#batches == 1 and label_of(batches[1]) or nil)
     for r = 1, nrow do
       local name = group[r]
-      if batch then name = label_of(batch[r]) .. " / " .. label_of(group[r]) end
+      if #batches > 1 then name = label_of(batch[r]) .. " / " .. label_of(group[r]) end
       panels[1].traces[r] = trace_of(r, name, r)
     end
   end
@@ -679,8 +1083,11 @@ function M.plot_timeseries(df, opts)
   end
   local fig = new_figure({
     title = opts.title, panels = panels, legend = legend,
-    panel_width = sizing.fig_width, panel_height = sizing.fig_height,
+    panel_width = floor(sizing.fig_width + 0.5), panel_height = floor(sizing.fig_height + 0.5),
     fonts = { base = sizing.fsize_ticks_pt, title = sizing.fsize_title_pt },
+    style = { font = style.font_type, linecolor = gp_colour(where, "style.linecolor", style.linecolor),
+              papercolor = gp_colour(where, "style.papercolor", style.papercolor),
+              axislinewidth = sizing.axislinewidth * 0.8, ticklen = sizing.ticklen, margin = sizing.fig_margin },
   }, where)
   fig.kind = "timeseries"
   return fig
@@ -699,15 +1106,20 @@ end
 
 -- plot_activity_by_column(activity, idx_to_group, idx_to_column, selected_group, opts)
 -- or plot_activity_by_column(frame, opts) with activity_by_column's frame
+local function string_keys_only(t)
+  if type(t) ~= "table" or next(t) == nil then return false end
+  for k in pairs(t) do if type(k) ~= "string" then return false end end
+  return true
+end
+
 function M.plot_activity_by_column(activity, idx_to_group, idx_to_column, selected_group, opts)
   local where = "ci.plot_activity_by_column"
-  if is_frame(activity) and opts == nil and idx_to_column == nil and type(idx_to_group) == "table"
-     and not is_frame(idx_to_group) and idx_to_group[1] == nil and next(idx_to_group) ~= nil
-     and (idx_to_group.plot_type or idx_to_group.figsize or idx_to_group.global_min
-          or idx_to_group.global_max or idx_to_group.title) then
-    opts = idx_to_group        -- plot_activity_by_column(frame, opts)
+  if is_frame(activity) and opts == nil and idx_to_column == nil and selected_group == nil
+     and not is_frame(idx_to_group) and string_keys_only(idx_to_group) then
+    opts, idx_to_group = idx_to_group, nil     -- plot_activity_by_column(frame, opts)
   end
-  opts = opts or {}
+  opts = check_options(where, opts, { "plot_type", "model_input", "sensory_indices", "figsize", "global_min",
+                                      "global_max", "title", "panel_width", "panel_height", "font_size" })
   local plot_type = opts.plot_type or "line"
   if plot_type ~= "line" and plot_type ~= "scatter" then
     error(fmt("%s: plot_type must be 'line' or 'scatter', got '%s'", where, tostring(plot_type)), 2)
@@ -745,7 +1157,9 @@ function M.plot_activity_by_column(activity, idx_to_group, idx_to_column, select
       traces[gi] = { name = g, x = xs, y = ys, mode = mode, color = gi, linewidth = 2,
                      pointsize = plot_type == "scatter" and 1 or 0.7 }
     end
-    panels[pi] = { title = "Time step: " .. label_of(t), xlabel = "Normalised column",
+    -- time step 0 is the model input, t >= 1 the activations of layer t
+    local title = (t == 0) and "Input" or (type(t) == "number" and "Layer " .. label_of(t) or label_of(t))
+    panels[pi] = { title = title, xlabel = "Normalised column",
                    ylabel = "Activation value", traces = traces,
                    xrange = { xlo - 0.03 * (xhi - xlo), xhi + 0.03 * (xhi - xlo) },
                    yrange = { opts.global_min and ymin or ymin - pad, opts.global_max and ymax or ymax + pad } }
@@ -779,7 +1193,7 @@ local LOSS_NAMES = { act_loss = "activation loss", out_reg_losses = "output regu
 -- opts: log (log-scale y), title, xlabel, ylabel, width, height, names = {key=label}
 function M.plot_losses(t, opts)
   local where = "ci.plot_losses"
-  opts = opts or {}
+  opts = check_options(where, opts, { "log", "title", "xlabel", "ylabel", "width", "height", "names", "font_size" })
   if type(t) ~= "table" then error(where .. ": expected a table of loss lists", 2) end
   local keys, used = {}, {}
   for _, k in ipairs(LOSS_ORDER) do
@@ -820,7 +1234,7 @@ function M.plot_losses(t, opts)
   for i, tr in ipairs(traces) do ys[i] = tr.y; n = max(n, #tr.y) end
   local panel = { xlabel = opts.xlabel or "Iteration", ylabel = opts.ylabel or "Loss", traces = traces,
                   logy = opts.log, xrange = { 1, max(n, 2) } }
-  if n <= 20 then panel.xtics_step = 1 end
+  panel.xint = true
   if not opts.log then
     local lo, hi = range_of(ys)
     local a, b = padded(lo, hi)
@@ -837,12 +1251,18 @@ end
 -- ------------------------------------------------------------------ plot_heatmap
 
 -- plot_heatmap(x, opts): x is (rows x time) or (batch x rows x time);
--- opts: row_labels, col_labels (instead of numbered columns), batch_names, title, xlabel ('Time step'), ylabel,
--- cblabel, palette ('diverging' | 'sequential'; default diverging when the
--- values have both signs), cbrange = {lo, hi}, panel_width, panel_height
+-- opts: row_labels, col_labels (instead of numbered rows / columns), batch_names, title,
+-- xlabel ('Time step'), ylabel ('Row'), cblabel ('Value'), palette ('diverging' |
+-- 'sequential'; default diverging when the values have both signs), cbrange = {lo, hi},
+-- panel_width, panel_height, cols (panels per row), font_size
 function M.plot_heatmap(x, opts)
   local where = "ci.plot_heatmap"
-  opts = opts or {}
+  opts = check_options(where, opts, { "row_labels", "col_labels", "batch_names", "title", "xlabel", "ylabel",
+                                      "cblabel", "palette", "cbrange", "panel_width", "panel_height", "cols",
+                                      "font_size" })
+  if opts.palette ~= nil and opts.palette ~= "diverging" and opts.palette ~= "sequential" then
+    error(fmt("%s: palette must be 'diverging' or 'sequential', got '%s'", where, tostring(opts.palette)), 2)
+  end
   local flat, shape = to_array(x, where, "tensor")
   local nb, nr, nc
   if #shape == 2 then nb, nr, nc = 1, shape[1], shape[2]
@@ -874,11 +1294,11 @@ function M.plot_heatmap(x, opts)
     for i = 1, nr * nc do vals[i] = flat[(b - 1) * nr * nc + i] end
     local title
     if nb > 1 then
-      title = opts.batch_names and label_of(opts.batch_names[b]) or ("batch " .. b)
+      title = opts.batch_names and label_of(opts.batch_names[b]) or ("Batch " .. b)
     end
-    panels[b] = { title = title, xlabel = opts.xlabel or "Time step", ylabel = opts.ylabel,
+    panels[b] = { title = title, xlabel = opts.xlabel or "Time step", ylabel = opts.ylabel or "Row",
                   image = { values = vals, nrow = nr, ncol = nc, rowlabels = opts.row_labels, collabels = opts.col_labels,
-                            cbrange = cb, palette = palette, cblabel = opts.cblabel } }
+                            cbrange = cb, palette = palette, cblabel = opts.cblabel or "Value" } }
   end
   local maxlab = 0
   for _, l in ipairs(opts.row_labels or {}) do maxlab = max(maxlab, #shorten(label_of(l), 24)) end
@@ -897,17 +1317,7 @@ return function(ci)
   ci._plot = M
   ci.plot = setmetatable({ Figure = Figure, config = M.config, new = new_figure },
                          { __call = function(_, spec) return new_figure(spec, "ci.plot") end })
-  ci.plot_timeseries = function(df, opts)
-    -- the seed's default slider_dim is 'batch'; an explicit nil in opts can't be
-    -- seen in a Lua table, so `slider_dim = false` (or "none") means no slider
-    opts = opts or {}
-    local o = {}
-    for k, v in pairs(opts) do o[k] = v end
-    if o.slider_dim == nil then o.slider_dim = "batch"
-    elseif o.slider_dim == false or o.slider_dim == "none" then o.slider_dim = nil end
-    o.slider_dim_given = true
-    return M.plot_timeseries(df, o)
-  end
+  ci.plot_timeseries = M.plot_timeseries
   ci.plot_activity_by_column = M.plot_activity_by_column
   ci.plot_losses = M.plot_losses
   ci.plot_heatmap = M.plot_heatmap

@@ -314,4 +314,5 @@ return function(ci)
     __call = function(_, ...) return from_coo(...) end,
   })
   ci.is_sparse = is_sparse
+  ci._register_methods("sparse", is_sparse, methods)
 end

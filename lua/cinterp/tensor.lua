@@ -721,6 +721,7 @@ return function(ci)
   ci.tensor = from_table
   ci.zeros, ci.ones, ci.full, ci.rand, ci.randn, ci.arange = zeros, ones, full, rand, randn, arange
   ci.is_tensor = is_tensor
+  ci._register_methods("tensor", is_tensor, methods)
   ci.cat, ci.stack, ci.where = cat, stack, where_
   function ci.manual_seed(s)
     if type(s) ~= "number" or s % 1 ~= 0 then

@@ -1,0 +1,274 @@
+-- grid.lua: two inputs swept over a grid of strengths, the reference's utils
+-- functions make_grid_inputs, output_grid_data and plot_output_grid, 1-based.
+--
+--   ci.make_grid_inputs(v1, v2, num_layers, {grid_size = 10, timepoints = 1, cap = true,
+--                       cap_value = 1})  -> inputs (grid_size^2, #v1, num_layers), coords
+--   ci.output_grid_data(outputs, coords, selected) -> {num_layers tensors (grid_size, grid_size)}
+--   ci.plot_output_grid(outputs, coords, selected, {xlab =, ylab =, title =, show_values =,
+--                       layer =})  -> a heat-map figure, one panel per layer
+--
+-- The grid: sc = linspace(0, 1, grid_size) (sc[i] = (i - 1) / (grid_size - 1)); batch
+-- k = (j - 1) * grid_size + i holds s1 = sc[i], s2 = sc[j] (numpy's meshgrid of
+-- (sc, sc) flattened row-major: s1 varies fastest), and coords[k] = {s1, s2}. At
+-- each listed timepoint the input is v1 * s1 + v2 * s2 (0 at the others); with
+-- cap, every element above cap_value becomes cap_value (as the reference, the
+-- whole tensor). In output_grid_data's matrices row j is s2 = sc[j] and column i
+-- is s1 = sc[i]; the figure draws row 1 at the bottom, so s2 grows upwards.
+return function(ci)
+  local fmt, floor = string.format, math.floor
+  local check_options = ci._plot.check_options
+
+  local function default(v, d) if v == nil then return d end return v end
+
+  local function is_int(v) return type(v) == "number" and v == floor(v) and v == v and v ~= math.huge end
+
+  local function describe(x)
+    if ci.is_tensor(x) then return "a " .. tonumber(x.ndim) .. "-d tensor" end
+    return type(x)
+  end
+
+  -- a host tensor (moved from the GPU when it lives there)
+  local function host(where, name, t)
+    if t.on_device ~= 0 then
+      if t.cpu then return t:cpu() end
+      error(fmt("%s: %s lives on the GPU; move it to the host first", where, name), 4)
+    end
+    return t
+  end
+
+  -- v1 / v2: a 1-d tensor or a Lua array of numbers -> Lua array
+  local function vector(where, name, v)
+    local out = {}
+    if ci.is_tensor(v) then
+      if v.ndim ~= 1 then error(fmt("%s: %s must be a 1-d tensor or a Lua array, got %s", where, name, describe(v)), 3) end
+      v = host(where, name, v)
+      for k = 1, tonumber(v.nel) do out[k] = tonumber(v.data[k - 1]) end
+    elseif type(v) == "table" then
+      local n = #v
+      for k, x in pairs(v) do
+        if not is_int(k) or k < 1 or k > n then
+          error(fmt("%s: %s must be a Lua array of numbers (keys 1..n), found the key %s", where, name, tostring(k)), 3)
+        end
+        if type(x) ~= "number" then
+          error(fmt("%s: %s[%d] must be a number, got %s", where, name, k, type(x)), 3)
+        end
+        out[k] = x
+      end
+    else
+      error(fmt("%s: %s must be a 1-d tensor or a Lua array of numbers, got %s", where, name, describe(v)), 3)
+    end
+    if #out == 0 then error(fmt("%s: %s is empty", where, name), 3) end
+    return out
+  end
+
+  -- numpy's linspace(0, 1, n): k * (1 / (n - 1)), the last point exactly 1
+  local function linspace01(n)
+    local sc, step = {}, 1 / (n - 1)
+    for k = 0, n - 1 do sc[k + 1] = k * step end
+    sc[n] = 1
+    return sc
+  end
+
+  --- ci.make_grid_inputs(v1, v2, num_layers, opts) -> inputs, coords
+  function ci.make_grid_inputs(v1, v2, num_layers, opts)
+    local where = "ci.make_grid_inputs"
+    opts = check_options(where, opts, { "grid_size", "timepoints", "cap", "cap_value" })
+    local G = default(opts.grid_size, 10)
+    local timepoints = default(opts.timepoints, 1)
+    local cap = default(opts.cap, true)
+    local cap_value = default(opts.cap_value, 1)
+    if not is_int(G) or G < 2 then
+      error(fmt("%s: grid_size must be a whole number >= 2, got %s", where, tostring(G)), 2)
+    end
+    if type(cap) ~= "boolean" then error(fmt("%s: cap must be true or false, got %s", where, type(cap)), 2) end
+    if type(cap_value) ~= "number" or cap_value ~= cap_value then
+      error(fmt("%s: cap_value must be a number, got %s", where, tostring(cap_value)), 2)
+    end
+    local a, b = vector(where, "v1", v1), vector(where, "v2", v2)
+    if #a ~= #b then
+      error(fmt("%s: v1 and v2 must have the same length, got %d and %d", where, #a, #b), 2)
+    end
+    if not is_int(num_layers) or num_layers < 1 then
+      error(fmt("%s: num_layers must be a whole number >= 1, got %s", where, tostring(num_layers)), 2)
+    end
+    if type(timepoints) ~= "number" and type(timepoints) ~= "table" then
+      error(fmt("%s: timepoints must be a timepoint 1..%d or a Lua array of them, got %s", where, num_layers,
+                type(timepoints)), 2)
+    end
+    local tlist = type(timepoints) == "table" and timepoints or { timepoints }
+    if #tlist == 0 then error(where .. ": timepoints is empty (give a timepoint 1..num_layers or a list)", 2) end
+    for k, t in pairs(tlist) do
+      if not is_int(k) or k < 1 or k > #tlist then
+        error(fmt("%s: timepoints must be a number or a Lua array of numbers, found the key %s", where, tostring(k)), 2)
+      end
+      if not is_int(t) or t < 1 or t > num_layers then
+        error(fmt("%s: timepoints[%d] = %s is out of range 1..%d (num_layers; timepoints are 1-based)",
+                  where, k, tostring(t), num_layers), 2)
+      end
+    end
+
+    local S, L = #a, num_layers
+    local sc = linspace01(G)
+    local x = ci.zeros(G * G, S, L)
+    local d = x.data
+    local coords = {}
+    for j = 1, G do
+      for i = 1, G do
+        local k = (j - 1) * G + i
+        local s1, s2 = sc[i], sc[j]
+        coords[k] = { s1, s2 }
+        for s = 1, S do
+          local v = a[s] * s1 + b[s] * s2
+          local base = ((k - 1) * S + (s - 1)) * L
+          for _, t in ipairs(tlist) do d[base + t - 1] = v end
+        end
+      end
+    end
+    if cap then
+      for e = 0, tonumber(x.nel) - 1 do
+        if d[e] > cap_value then d[e] = cap_value end
+      end
+    end
+    return x, coords
+  end
+
+  -- checks outputs (3-d, batch = #coords = G^2) and coords; returns outputs, G
+  local function check_grid(where, outputs, coords)
+    if not ci.is_tensor(outputs) or outputs.ndim ~= 3 then
+      error(fmt("%s: outputs must be a 3-d tensor (grid_size^2, neurons, layers), got %s", where, describe(outputs)), 3)
+    end
+    outputs = host(where, "outputs", outputs)
+    if type(coords) ~= "table" or #coords == 0 then
+      error(fmt("%s: coords must be the Lua array of {s1, s2} pairs from ci.make_grid_inputs, got %s", where,
+                type(coords) == "table" and "an empty table" or type(coords)), 3)
+    end
+    for k = 1, #coords do
+      local c = coords[k]
+      if type(c) ~= "table" or type(c[1]) ~= "number" or type(c[2]) ~= "number" then
+        error(fmt("%s: coords[%d] must be a pair {s1, s2} of numbers", where, k), 3)
+      end
+    end
+    local n = #coords
+    local G = floor(math.sqrt(n) + 0.5)
+    if G * G ~= n or G < 2 then
+      error(fmt("%s: coords has %d points; a grid has grid_size^2 of them (grid_size >= 2)", where, n), 3)
+    end
+    local B = tonumber(outputs.shape[0])
+    if B ~= n then
+      error(fmt("%s: outputs has %d batches but coords has %d points (one batch per grid point)", where, B, n), 3)
+    end
+    return outputs, G
+  end
+
+  -- selected: a neuron index or a Lua array of them -> sorted unique list (the
+  -- reference's np.unique)
+  local function selection(where, selected, n)
+    local list = type(selected) == "table" and selected or { selected }
+    if type(selected) ~= "table" and type(selected) ~= "number" then
+      error(fmt("%s: selected must be a neuron index or a Lua array of them, got %s", where, describe(selected)), 3)
+    end
+    local seen, out = {}, {}
+    for k, i in pairs(list) do
+      if not is_int(k) or k < 1 or k > #list then
+        error(fmt("%s: selected must be a Lua array of neuron indices, found the key %s", where, tostring(k)), 3)
+      end
+      if not is_int(i) or i < 1 or i > n then
+        error(fmt("%s: selected[%d] = %s is out of range 1..%d (neurons of outputs)", where, k, tostring(i), n), 3)
+      end
+      if not seen[i] then seen[i] = true; out[#out + 1] = i end
+    end
+    if #out == 0 then error(where .. ": selected is empty", 3) end
+    table.sort(out)
+    return out
+  end
+
+  local function grid_data(where, outputs, coords, selected)
+    local G
+    outputs, G = check_grid(where, outputs, coords)
+    local n, L = tonumber(outputs.shape[1]), tonumber(outputs.shape[2])
+    local sel = selection(where, selected, n)
+    local d = outputs.data
+    local maps = {}
+    for l = 1, L do
+      local m = ci.zeros(G, G)
+      local md = m.data
+      for k = 1, G * G do      -- batch k: row j = s2 index, column i = s1 index, row-major
+        local acc = 0
+        for _, i in ipairs(sel) do acc = acc + d[((k - 1) * n + (i - 1)) * L + (l - 1)] end
+        md[k - 1] = acc / #sel
+      end
+      maps[l] = m
+    end
+    return maps, G, sel
+  end
+
+  --- ci.output_grid_data(outputs, coords, selected) -> Lua array of num_layers tensors
+  --- (grid_size, grid_size): the mean activation of the selected neurons, row j = s2,
+  --- column i = s1.
+  function ci.output_grid_data(outputs, coords, selected)
+    return (grid_data("ci.output_grid_data", outputs, coords, selected))
+  end
+
+  local function list_text(sel)
+    local parts = {}
+    for k = 1, math.min(#sel, 8) do parts[k] = tostring(sel[k]) end
+    if #sel > 8 then parts[#parts + 1] = fmt("... (%d neurons)", #sel) end
+    return table.concat(parts, ", ")
+  end
+
+  --- ci.plot_output_grid(outputs, coords, selected, opts) -> figure: a heat map of
+  --- output_grid_data per layer (or of one layer), v1's strength across, v2's upwards.
+  function ci.plot_output_grid(outputs, coords, selected, opts)
+    local where = "ci.plot_output_grid"
+    opts = check_options(where, opts, { "xlab", "ylab", "title", "show_values", "layer" })
+    local xlab = default(opts.xlab, "v1 Activation")
+    local ylab = default(opts.ylab, "v2 Activation")
+    local show_values = default(opts.show_values, false)
+    for _, k in ipairs { "xlab", "ylab", "title" } do
+      if opts[k] ~= nil and type(opts[k]) ~= "string" then
+        error(fmt("%s: %s must be a string, got %s", where, k, type(opts[k])), 2)
+      end
+    end
+    if type(show_values) ~= "boolean" then
+      error(fmt("%s: show_values must be true or false, got %s", where, type(show_values)), 2)
+    end
+    local maps, G, sel = grid_data(where, outputs, coords, selected)
+    local layers = {}
+    if opts.layer ~= nil then
+      if not is_int(opts.layer) or opts.layer < 1 or opts.layer > #maps then
+        error(fmt("%s: layer = %s is out of range 1..%d (the layers of outputs)", where, tostring(opts.layer), #maps), 2)
+      end
+      layers[1] = opts.layer
+    else
+      for l = 1, #maps do layers[l] = l end
+    end
+    -- tick labels: the strengths s of the grid (0 .. 1)
+    local sc, ticks = linspace01(G), {}
+    for i = 1, G do ticks[i] = fmt("%.2g", sc[i]) end
+    local panels = {}
+    for p, l in ipairs(layers) do
+      local m = maps[l]
+      local vals, lo, hi = {}, math.huge, -math.huge
+      for e = 1, G * G do
+        local v = tonumber(m.data[e - 1])
+        vals[e] = v
+        if v == v and v < lo then lo = v end
+        if v == v and v > hi then hi = v end
+      end
+      if lo > hi then lo, hi = 0, 1 end
+      if hi <= lo then hi = lo + 1 end
+      panels[p] = { title = "Layer " .. l, xlabel = xlab, ylabel = ylab,
+                    image = { values = vals, nrow = G, ncol = G, rowlabels = ticks, collabels = ticks, yup = true,
+                              cbrange = { lo, hi }, palette = "sequential", cblabel = "Mean activation",
+                              show_values = show_values } }
+    end
+    local fig = ci.plot { title = opts.title or ("Output grid for neuron" .. (#sel > 1 and "s " or " ") .. list_text(sel)),
+                          panels = panels,
+                          -- room for the strengths under each column (and the values in the cells)
+                          panel_width = math.max(440, 200 + G * (show_values and 48 or 36)),
+                          panel_height = math.max(360, 140 + G * (show_values and 30 or 26)),
+                          fonts = { base = 11, title = 15 } }
+    fig.kind = "output_grid"
+    return fig
+  end
+end
