@@ -203,8 +203,11 @@ function M.check(spec, level)
     if out.restarts ~= nil and out.restarts < 1 then
       error(fmt("%s: spec.restarts must be >= 1, got %d", WHERE, out.restarts), level)
     end
-    if out.actmax and out.actmax.seed ~= nil then
-      error(WHERE .. ": spec.actmax.seed does not apply to kind 'restarts' (each task is a seed)", level)
+    for _, k in ipairs { "seed", "input_tensor" } do
+      if out.actmax and out.actmax[k] ~= nil then
+        error(WHERE .. ": spec.actmax." .. k .. " does not apply to kind 'restarts' (each task starts " ..
+              "from its own seed)", level)
+      end
     end
   end
   if kind == "silence" and out.input == nil then
