@@ -22,7 +22,7 @@ local q = SH.q
 pcall(ffi.cdef, "int getpid(void);")
 
 local sanitized = os.getenv("CINTERP_SANITIZED") == "1"
-local dir, cluster, conf, started
+local dir, cluster, conf, started, missing
 local bin = H.bin
 
 local function sh(cmd)
@@ -74,8 +74,9 @@ setup(function()
   local out = sh("bash tests/slurm/cluster.sh start " .. q(cluster) .. " " .. ffi.C.getpid() .. "; echo \"rc=$?\"")
   local rc = tonumber(out:match("rc=(%d+)%s*$"))
   started = rc == 0
+  missing = rc == 77 -- Slurm absent and no root to install it
   conf = out:match("SLURM_CONF=(%S+)")
-  if not started then io.stderr:write(out) end
+  if not started and not missing then io.stderr:write(out) end
 end)
 
 teardown(function()
@@ -86,6 +87,10 @@ end)
 local function need_cluster()
   if sanitized then
     pending("skipped under the sanitizers (make asan): the Slurm test runs in the plain make test")
+    return false
+  end
+  if missing then
+    pending("slurm-wlm / munge are not installed and this user cannot install them (make deps as root does)")
     return false
   end
   assert(started, "the private Slurm cluster did not start (tests/slurm/cluster.sh; its output is above)")
