@@ -34,7 +34,7 @@ NVFLAGS  := -O3 -std=c++17 -Xcompiler -fPIC -Icore -DCI_CUDA=1 -arch=sm_75 -Werr
 endif
 
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
-            lua-busted libreadline-dev pkg-config
+            lua-busted libreadline-dev pkg-config chromium
 DEB_PKGS += slurm-wlm munge  # tests/slurm_spec.lua: a private Slurm cluster for `cinterp screen sbatch`
 
 .PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind clean
@@ -121,3 +121,23 @@ valgrind: deps
 
 clean:
 	rm -rf build build-asan build-valgrind fuzz/build
+
+# The API reference docs/API.md, generated from the declarations of the public
+# functions (lua/cinterp/options.lua, help.lua); tests/help_spec.lua fails when it
+# is out of date.
+.PHONY: docs
+docs:
+	@$(MAKE) --no-print-directory all
+	@mkdir -p docs
+	$(BUILD)/cinterp -e 'io.write(ci._help.markdown())' > docs/API.md.tmp && mv docs/API.md.tmp docs/API.md
+
+# The reference for `make bench`: connectome_interpreter in build/ref-venv (PyPI,
+# bench/ref-requirements.txt) and build/ref-venv-debian (Debian's python3-torch);
+# REF_RUNTIMES=pypi or debian installs one. `make bench-readme` rewrites the
+# README's benchmark table from bench/results.csv (the last full `make bench`).
+.PHONY: bench-ref bench-readme
+bench-ref:
+	@BUILD=$(BUILD) bash bench/setup_ref.sh $(or $(REF_RUNTIMES),all)
+
+bench-readme: all
+	$(BUILD)/cinterp bench/readme_table.lua

@@ -1,18 +1,22 @@
--- bench_one.lua: one benchmark configuration, in a process of its own so that
--- its peak memory is its own; bench/bench.lua spawns it once per configuration.
--- Prints one line "RESULT key=value key=value ..." (and nothing else on stdout
--- that starts with RESULT).
+-- bench_one.lua: one benchmark configuration on cinterp's side, in a process
+-- of its own so that its peak memory is its own; bench/bench.lua spawns it once
+-- per configuration (bench/ref_one.py is the reference's counterpart). Prints
+-- one line "RESULT key=value key=value ..." (and nothing else on stdout that
+-- starts with RESULT).
 --
 --   cinterp bench/bench_one.lua --net NET [--B 8] [--L 10] [--what fwd,am,train]
 --                               [--cap SECONDS] [--am-iters K] [--epochs E]
--- NET: random:N:NNZ   the generator's network (core/generator.c, seed 20240601 + N;
---                     sensory: 5 % of N, same seed), as REFERENCE.md describes
---      ref10k, ref50k the exact networks the reference was timed on
---                     (../shared/bench/nets, post,pre,weight 0-based)
---      larva          ../shared/data/larva_winding2023 (afferent neurons sensory)
+--                               [--Bs 1,8,16,32] [--rounds R] [--prefetch P] [--dir DIR]
+-- NET (bench/nets.lua): ref10k, ref50k (the exact networks of ../shared/bench/nets),
+--      dump:DIR (a raw dump, e.g. the generated 140k network), random:N:NNZ
+--      (core/generator.c, seed 20240601 + N; sensory 5 % of N), larva.
 -- --what: any of fwd (forward, no grad), am (activation-maximisation iteration),
 --         train (train_model epoch), spmm (one ci_csr_spmm on the weights for
---         B = 1, 8, 32; --B/--L ignored), actmax100 (a whole 100-iteration run).
+--         B = 1, 8, 32; --B/--L ignored), floor (ci_floorbench at each width of
+--         --Bs, --rounds rounds, prefetch distance --prefetch), dump (write the
+--         network as a raw dump into --dir), actmax100 (a whole 100-iteration run).
+-- The input x and the targets are bench/workload.lua's (the reference's too);
+-- wsum / wchk are bench/nets.lua's checksums of the network.
 -- --cap: a soft budget in seconds for the measurements, shared among the
 --        phases asked for (forward 1, iterations 2, epochs 2 parts): repeats
 --        stop early once a phase's share is spent (after at least one timed
@@ -98,7 +102,7 @@ do
   end
 end
 if not o.net then
-  io.stderr:write("bench_one.lua: --net is required (random:N:NNZ, ref10k, ref50k, larva)\n")
+  io.stderr:write("bench_one.lua: --net is required (ref10k, ref50k, dump:DIR, random:N:NNZ, larva)\n")
   os.exit(2)
 end
 local B, L, cap = tonumber(o.B), tonumber(o.L), tonumber(o.cap)
@@ -109,6 +113,9 @@ local function share(p) return cap * p / math.max(parts, 1) end
 
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$")) or "."
 local shared = os.getenv("CI_SHARED") or (root .. "/../shared")
+package.path = root .. "/bench/?.lua;" .. package.path
+local nets = require "nets"
+local workload = require "workload"
 
 local res = { net = o.net, B = B, L = L }
 local function emit()
@@ -129,71 +136,39 @@ end
 ------------------------------------------------------------------------------
 -- the network
 ------------------------------------------------------------------------------
-local W, sensory, n
 local t_build = now()
-
--- an edge table "post,pre,weight" (0-based) and a one-column sensory list
-local function read_ref(name)
-  local dir = shared .. "/bench/nets/"
-  local copt = ffi.new("ci_csv_options")
-  copt.header = 1
-  local box = ffi.new("ci_csv_table*[1]")
-  check(C.ci_csv_read(dir .. "net_" .. name .. "_edges.csv.gz", copt, box), "bench_one")
-  local t = ffi.gc(box[0], C.ci_csv_free)
-  local m = tonumber(t.nrow)
-  local col = {}
-  for j = 0, t.ncol - 1 do col[ffi.string(t.cols[j].name)] = t.cols[j].num end
-  local rows, cols = ffi.new("int32_t[?]", m), ffi.new("int32_t[?]", m)
-  local vals = ffi.new("float[?]", m)
-  local pr, pc, pw = col.post, col.pre, col.weight
-  local nmax = 0
-  for k = 0, m - 1 do
-    local r, c = pr[k], pc[k]
-    rows[k], cols[k], vals[k] = r, c, pw[k]
-    if r > nmax then nmax = r end
-    if c > nmax then nmax = c end
-  end
-  local nn = tonumber(name:match("n(%d+)"))
-  assert(nmax < nn, "bench_one: index beyond n in " .. name)
-  local pm = ffi.new("ci_csr*[1]")
-  check(C.ci_csr_from_coo(nn, nn, m, rows, cols, vals, pm), "bench_one")
-  local Wm = ffi.gc(pm[0], C.ci_csr_release)
-  ffi.gc(t, nil)
-  C.ci_csv_free(t)
-  copt.header = 0
-  check(C.ci_csv_read(dir .. "net_" .. name .. "_sensory.txt.gz", copt, box), "bench_one")
-  local s = ffi.gc(box[0], C.ci_csv_free)
-  local sens = {}
-  for k = 0, tonumber(s.nrow) - 1 do sens[#sens + 1] = s.cols[0].num[k] + 1 end
-  return Wm, sens, nn
-end
-
-if o.net:match("^random:") then
-  local nn, nnz = o.net:match("^random:(%d+):(%d+)$")
-  nn, nnz = tonumber(nn), tonumber(nnz)
-  local pm = ffi.new("ci_csr*[1]")
-  check(C.ci_random_connectome(nn, nnz, 20240601 + nn, pm), "bench_one")
-  W = ffi.gc(pm[0], C.ci_csr_release)
-  local S = math.floor(nn * 0.05 + 0.5)
-  local sens = ffi.new("int32_t[?]", S)
-  check(C.ci_random_sensory(nn, S, 20240601 + nn, sens), "bench_one")
-  sensory = {}
-  for s = 1, S do sensory[s] = sens[s - 1] + 1 end
-  n = nn
-elseif o.net == "ref10k" or o.net == "ref50k" then
-  W, sensory, n = read_ref(o.net == "ref10k" and "n10000" or "n50000")
-elseif o.net == "larva" then
-  local dir = shared .. "/data/larva_winding2023"
-  local c = ci.connectome.read { edges = dir .. "/edges.csv.gz", neurons = dir .. "/neurons.csv.gz" }
-  W = c:weights()
-  sensory = c:select { flow = "afferent" }
-  n = c.n
-else
-  io.stderr:write("bench_one.lua: unknown --net " .. o.net .. "\n")
-  os.exit(2)
-end
+local W, sensory, n = nets.load(o.net, shared)
 res.n, res.nnz, res.S = n, tonumber(W:nnz()), #sensory
 res.build_s = now() - t_build
+res.wsum, res.wchk = nets.checksum(W)
+
+-- a raw dump of the network (bench.lua caches the generated 140k network so)
+if what.dump then
+  if not o.dir then
+    io.stderr:write("bench_one.lua: --what dump needs --dir DIR\n")
+    os.exit(2)
+  end
+  nets.dump(W, sensory, o.dir, { generator = o.net, seed = o.net:match("^random:(%d+)") and
+    20240601 + tonumber(o.net:match("^random:(%d+)")) or "none" })
+  res.dir = o.dir
+end
+
+-- the product's floor (core/floorbench.c) at each width of --Bs
+if what.floor then
+  local rounds, prefetch = tonumber(o.rounds) or 11, tonumber(o.prefetch) or 32
+  local out = ffi.new("ci_floorbench_result")
+  for b in (o.Bs or "1,8,16,32"):gmatch("%d+") do
+    check(C.ci_floorbench(W, tonumber(b), rounds, prefetch, out), "bench_one")
+    for v = 0, C.CI_FLOOR_NVARIANTS - 1 do
+      local name = ffi.string(C.ci_floorbench_variant(v))
+      local key = "floor_b" .. b .. "_" .. name
+      res[key .. "_s"] = out.median_s[v]
+      res[key .. "_min_s"] = out.min_s[v]
+      res[key .. "_max_s"] = out.max_s[v]
+    end
+  end
+  res.floor_rounds, res.floor_prefetch = rounds, prefetch
+end
 
 ------------------------------------------------------------------------------
 -- the sparse product alone: Y = W X for B = 1, 8, 32 (X: n x B, batch innermost)
@@ -237,23 +212,13 @@ local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, idx_to_group = 
 W = nil -- the network holds its own copy
 res.peak_build_mb = status_mb("VmHWM")
 local S = #sensory
-ci.manual_seed(1)
-local x = ci.rand(B, S, L) * ci.rand(B, S, L):lt(0.3)
-
--- 10 target neurons per batch, non-sensory, at the last layer
-local is_sensory = {}
-for _, i in ipairs(sensory) do is_sensory[i] = true end
+-- the input and targets of bench/workload.lua, the same as the reference's
+local x = ci.zeros(B, S, L)
+workload.fill_input(x:float_ptr(), B * S * L)
+local sensory0 = {}
+for _, i in ipairs(sensory) do sensory0[i - 1] = true end
 local tgt = {}
-do
-  local k, step = 0, math.max(1, math.floor(n / 10))
-  local i = 1
-  while #tgt < 10 and k < n do
-    if not is_sensory[i] then tgt[#tgt + 1] = i end
-    i = (i + step - 1) % n + 1
-    if is_sensory[i] then i = i % n + 1 end
-    k = k + 1
-  end
-end
+for k, i in ipairs(workload.targets(n, sensory0)) do tgt[k] = i + 1 end
 res.targets = #tgt
 
 reset_peak()

@@ -463,6 +463,28 @@ int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out);
 double ci_membench_triad(size_t n_floats, int repeats);
 double ci_membench_read(size_t n_floats, int repeats);
 
+/* The sparse product's floor on a real matrix (core/floorbench.c,
+ * ../shared/bench/FLOORS.md's method). X is ncols x B (batch innermost). Each of
+ * `rounds` rounds times every variant once, in turn: CI_FLOOR_STREAM (read the
+ * values and column indices), CI_FLOOR_GATHER (the floor: each nonzero's value
+ * and the X row at its column, prefetched `prefetch` nonzeros ahead through a
+ * padded index copy; nothing written), CI_FLOOR_PLAIN (a plain SpMM with the
+ * same prefetch, two accumulator chains) and CI_FLOOR_CSR_SPMM (ci_csr_spmm).
+ * Fills seconds per product (median, min, max over rounds). Fails with
+ * CI_EINVAL for B outside 1..4096, rounds outside 1..1000, prefetch outside
+ * 0..4096; CI_ESTATE if the plain product disagrees with ci_csr_spmm. */
+enum { CI_FLOOR_STREAM = 0, CI_FLOOR_GATHER = 1, CI_FLOOR_PLAIN = 2, CI_FLOOR_CSR_SPMM = 3,
+       CI_FLOOR_NVARIANTS = 4 };
+typedef struct ci_floorbench_result {
+  double median_s[4], min_s[4], max_s[4]; /* indexed by CI_FLOOR_* */
+  int64_t B, nnz;
+  int rounds;
+} ci_floorbench_result;
+int ci_floorbench(const ci_csr *W, int64_t B, int rounds, int prefetch,
+                  ci_floorbench_result *out);
+/* "stream", "gather", "plain", "csr_spmm"; NULL outside 0..CI_FLOOR_NVARIANTS-1. */
+const char *ci_floorbench_variant(int variant);
+
 /* ===== CI_DEVICE: the CUDA path (core/device.c, core/adam.c, kernels/) =====
  * Built with `make CUDA=1`. Without that build, or without a usable GPU, every
  * function here that needs one fails with CI_EDEVICE and a message saying why:

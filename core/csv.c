@@ -690,6 +690,13 @@ int ci_csv_write(const char *path, const ci_csv_wcol *cols, int32_t ncol, int64_
         rc = wfield(&w, c->str[i], (size_t)c->slen[i], sep);
       }
     }
+    /* a lone empty field would make a blank line, which readers skip: quote it */
+    if (rc == CI_OK && ncol == 1 &&
+        (cols[0].type == CI_CSV_NUM ? cols[0].num[i] != cols[0].num[i]
+                                    : (!cols[0].str[i] || cols[0].slen[i] == 0))) {
+      memcpy(w.buf + w.len, "\"\"", 2);   /* room: the 40 bytes reserved above */
+      w.len += 2;
+    }
     if (rc == CI_OK && (rc = wroom(&w, 1)) == CI_OK) w.buf[w.len++] = '\n';
   }
   if (rc == CI_OK && w.len) rc = wflush(&w);

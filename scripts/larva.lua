@@ -115,7 +115,7 @@ paths:write_csv(opts.out .. "/larva_paths.csv")
 print(string.format("written: %s/larva_paths.csv (%d rows)", opts.out, paths:nrow()))
 
 -- activation maximisation for one cell type: which modalities drive it?
-local target_idx = c:select { super_class = opts.target }
+local target_idx = c:select { super_class = opts.target, allow_empty = true }
 if #target_idx == 0 then
   print("no neuron of cell type " .. opts.target .. "; skipping activation maximisation")
   os.exit(0)

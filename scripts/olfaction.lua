@@ -130,7 +130,7 @@ allpaths:write_csv(opts.out .. "/olfaction_paths.csv")
 print("written: " .. opts.out .. "/olfaction_paths.csv")
 
 -- activation maximisation: the stimulus that drives one MBON type
-local target_idx = c:select { type = opts.mbon }
+local target_idx = c:select { type = opts.mbon, allow_empty = true }
 local TL = opts.target_layer
 if #target_idx == 0 then
   print("no neuron of type " .. opts.mbon .. "; skipping activation maximisation")

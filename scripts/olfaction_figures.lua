@@ -67,7 +67,7 @@ local out = net:forward(x)
 local AL, TL = 2, 2
 local anet = c:model { sensory = sensory, num_layers = AL, tau = 1 }
 local x2 = ci.input_from_df(df, sensory, group, AL, 1)
-local target_idx = c:select { type = opts.mbon }
+local target_idx = c:select { type = opts.mbon, allow_empty = true }
 if #target_idx == 0 then print("no neuron of type " .. opts.mbon) os.exit(1) end
 
 -- 1. time series of selected cell groups per odour ---------------------------

@@ -174,6 +174,33 @@ describe("f:write_csv", function()
     for i = 1, #xs do assert.are.equal(xs[i], g.x[i]) end
   end)
 
+  it("keeps missing cells of a one-column frame (a lone empty field is written as \"\")", function()
+    ci.frame{x = {1.5, 0 / 0, 2}}:write_csv(path("one.csv"))
+    local text = assert(io.open(path("one.csv"), "rb")):read("*a")
+    assert.are.equal('x\n1.5\n""\n2\n', text)
+    local g = ci.read_csv(path("one.csv"))
+    assert.are.equal(3, g:nrow())
+    assert.is_true(g.x[2] ~= g.x[2])
+    ci.frame{s = {"a", ""}}:write_csv(path("ones.csv"))
+    assert.are.same({"a", ""}, ci.read_csv(path("ones.csv")).s)
+    ci.frame{a = {0 / 0}, b = {0 / 0}}:write_csv(path("two.csv"))    -- two fields: "," is no blank line
+    assert.are.equal("a,b\n,\n", assert(io.open(path("two.csv"), "rb")):read("*a"))
+  end)
+
+  it("checks its options: unknown ones and wrong types name the option", function()
+    local f = ci.frame{x = {1}}
+    local ok, err = pcall(f.write_csv, f, path("o.csv"), {seperator = ";"})
+    assert.is_false(ok)
+    assert.matches("ci.frame:write_csv: unknown option 'seperator' (did you mean 'sep'?)", err, 1, true)
+    ok, err = pcall(f.write_csv, f, path("o.csv"), {header = "no"})
+    assert.matches("ci.frame:write_csv: option 'header' must be a boolean, got a string (\"no\")", err, 1, true)
+    ok, err = pcall(ci.read_csv_string, "a\n1\n", {sep = ";;"})
+    assert.matches("ci.read_csv_string: option 'sep' must be a one-character string", err, 1, true)
+    ok, err = pcall(ci.read_csv_string, "a\n1\n", {"a"})
+    assert.matches("ci.read_csv_string: opts is a Lua array {\"a\"}, but options are named fields", err, 1, true)
+    assert.are.same({"q"}, ci.read_csv_string("1\n", {header = false, names = {"q"}}):columns())
+  end)
+
   it("errors naming the path when the folder is missing", function()
     assert.has_error(function() tricky():write_csv("/nonexistent/dir/x.csv") end,
       "ci.frame:write_csv: /nonexistent/dir/x.csv: No such file or directory")

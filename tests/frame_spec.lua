@@ -260,6 +260,37 @@ describe("frame verbs", function()
     assert.are.same({"red", "blue"}, order)
   end)
 
+  it("checks the options of its verbs: unknown keys, wrong types, the table forms", function()
+    local f = people()
+    local function err_of(fn, ...)
+      local ok, e = pcall(fn, ...)
+      assert.is_false(ok)
+      return e
+    end
+    assert.matches("ci.frame:sort: unknown option 'decending' (did you mean 'descending'?)",
+                   err_of(f.sort, f, "score", {decending = true}), 1, true)
+    assert.are.same(f:sort("score", {descending = true}):to_rows(), f:sort("score", {reverse = true}):to_rows())
+    assert.matches("ci.frame:join: option 'how' must be one of \"inner\", \"left\", \"right\" or \"outer\", got a string (\"full\")",
+                   err_of(f.join, f, f, "name", {how = "full"}), 1, true)
+    -- a misspelled key of melt's table form was read as no id columns at all
+    assert.matches("ci.frame:melt: unknown option 'id_var' (did you mean 'id_vars'?)",
+                   err_of(f.melt, f, {id_var = "name"}), 1, true)
+    assert.matches("ci.frame:pivot: unknown option 'colums' (did you mean 'columns'?)",
+                   err_of(f.pivot, f, {index = "name", colums = "team"}), 1, true)
+    assert.matches("ci.frame:tostring: option 'max_rows' must be an integer >= 1, got a number (0)",
+                   err_of(f.tostring, f, {max_rows = 0}), 1, true)
+    assert.matches("ci.frame:equals: opts is a Lua array {0.1}", err_of(f.equals, f, f, {0.1}), 1, true)
+  end)
+
+  it("refuses a numeric aggregate of a text column, naming the column and the row", function()
+    local f = people()
+    local ok, e = pcall(function() return f:groupby("team"):mean() end)
+    assert.is_false(ok)
+    assert.matches("ci.frame:groupby():agg: mean of column 'name' needs numbers, but row 1 holds a string", e, 1, true)
+    assert.are.same({"blue", "red"}, f:select{"team", "score"}:groupby("team"):mean().team)
+    assert.are.equal(2, f:groupby("team"):agg{first = {"first", "name"}}:nrow())   -- text is fine for first
+  end)
+
   it("leaves its receiver untouched", function()
     local f = people()
     local before = f:copy()

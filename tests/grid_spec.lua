@@ -86,24 +86,24 @@ describe("ci.make_grid_inputs", function()
   it("bad arguments are errors naming the argument", function()
     assert.matches("ci.make_grid_inputs: v1 and v2 must have the same length, got 3 and 2",
                    err_of(ci.make_grid_inputs, V1, { 1, 2 }, 2))
-    assert.matches("grid_size must be a whole number >= 2, got 1",
+    assert.matches("option 'grid_size' must be an integer >= 2, got a number %(1%)",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { grid_size = 1 }))
-    assert.matches("grid_size must be a whole number >= 2, got 2.5",
+    assert.matches("option 'grid_size' must be an integer >= 2, got a number %(2.5%)",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { grid_size = 2.5 }))
     assert.matches("timepoints%[1%] = 0 is out of range 1..2",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { timepoints = 0 }))
     assert.matches("timepoints%[2%] = 3 is out of range 1..2",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { timepoints = { 1, 3 } }))
     assert.matches("timepoints is empty", err_of(ci.make_grid_inputs, V1, V2, 2, { timepoints = {} }))
-    assert.matches("timepoints must be", err_of(ci.make_grid_inputs, V1, V2, 2, { timepoints = "1" }))
+    assert.matches("option 'timepoints' must be an integer or a Lua array", err_of(ci.make_grid_inputs, V1, V2, 2, { timepoints = "1" }))
     assert.matches("num_layers must be a whole number >= 1", err_of(ci.make_grid_inputs, V1, V2, 0))
     assert.matches("v1 must be a 1%-d tensor", err_of(ci.make_grid_inputs, ci.zeros(2, 2), V2, 2))
     assert.matches("v2%[2%] must be a number", err_of(ci.make_grid_inputs, V1, { 1, "a", 2 }, 2))
     assert.matches("v1 is empty", err_of(ci.make_grid_inputs, {}, {}, 2))
-    assert.matches("cap must be true or false", err_of(ci.make_grid_inputs, V1, V2, 2, { cap = 1 }))
+    assert.matches("option 'cap' must be a boolean", err_of(ci.make_grid_inputs, V1, V2, 2, { cap = 1 }))
     assert.matches("unknown option 'grid_sze' %(did you mean 'grid_size'%?%)",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { grid_sze = 3 }))
-    assert.matches("options must be a table of named options",
+    assert.matches("opts is a Lua array {3}, but options are named fields",
                    err_of(ci.make_grid_inputs, V1, V2, 2, { 3 }))
   end)
 end)
@@ -228,8 +228,8 @@ describe("ci.plot_output_grid", function()
                    err_of(ci.plot_output_grid, hand_outputs(), COORDS, 1, { layer = 3 }))
     assert.matches("unknown option 'show_value' %(did you mean 'show_values'%?%)",
                    err_of(ci.plot_output_grid, hand_outputs(), COORDS, 1, { show_value = true }))
-    assert.matches("show_values must be true or false",
+    assert.matches("option 'show_values' must be a boolean",
                    err_of(ci.plot_output_grid, hand_outputs(), COORDS, 1, { show_values = "yes" }))
-    assert.matches("xlab must be a string", err_of(ci.plot_output_grid, hand_outputs(), COORDS, 1, { xlab = 1 }))
+    assert.matches("option .xlab. must be a string", err_of(ci.plot_output_grid, hand_outputs(), COORDS, 1, { xlab = 1 }))
   end)
 end)

@@ -45,20 +45,7 @@ local function err_of(f, ...)
   return tostring(err)
 end
 
--- a get_neuron_activation-like frame: 2 batches x 3 groups x 5 time steps
-local function ts_frame(with_nan)
-  local cols = { "batch_name", "group", "time_1", "time_2", "time_3", "time_4", "time_5" }
-  local rows = {}
-  for _, b in ipairs { "odour_a", "odour_b" } do
-    for g, grp in ipairs { "ORN", "PN", "KC" } do
-      local row = { b, grp }
-      for t = 1, 5 do row[#row + 1] = math.sin(t * g) * (b == "odour_a" and 1 or 0.5) end
-      rows[#rows + 1] = row
-    end
-  end
-  if with_nan then rows[2][4] = 0 / 0; rows[5][7] = 0 / 0 end
-  return ci.frame.from_rows(cols, rows)
-end
+local ts_frame = H.ts_frame   -- 2 batches x 3 groups x 5 time steps
 
 describe("ci.plot_timeseries", function()
   it("one panel per batch, traces coloured by group, renders PNG and SVG of 2x1 panels", function()

@@ -1,7 +1,9 @@
--- plothelp.lua: helpers shared by plot_spec.lua and grid_spec.lua: temporary
--- names, a whole-PNG check, and the texts of a rendered SVG with a check that
--- no two of them overlap.
+-- plothelp.lua: helpers shared by plot_spec.lua, plot_html_spec.lua and
+-- grid_spec.lua: temporary names, a whole-PNG check, the texts of a rendered SVG
+-- with a check that no two of them overlap, a PNG decoder (zlib through the FFI)
+-- that counts the drawn pixels of a region, and headless Chromium.
 local H = {}
+local fmt, min = string.format, math.min
 
 function H.tmpbase()
   local p = os.tmpname()
@@ -96,6 +98,132 @@ function H.no_overlap(fig)
   os.remove(svg)
   assert(n > 5, "too few texts found in the SVG")
   assert(#bad == 0, "overlapping texts: " .. table.concat(bad, ", "))
+end
+
+-- a get_neuron_activation-like frame: 2 batches x 3 groups x 5 time steps
+-- (with_nan: two values missing)
+function H.ts_frame(with_nan)
+  local cols = { "batch_name", "group", "time_1", "time_2", "time_3", "time_4", "time_5" }
+  local rows = {}
+  for _, b in ipairs { "odour_a", "odour_b" } do
+    for g, grp in ipairs { "ORN", "PN", "KC" } do
+      local row = { b, grp }
+      for t = 1, 5 do row[#row + 1] = math.sin(t * g) * (b == "odour_a" and 1 or 0.5) end
+      rows[#rows + 1] = row
+    end
+  end
+  if with_nan then rows[2][4] = 0 / 0; rows[5][7] = 0 / 0 end
+  return require("cinterp").frame.from_rows(cols, rows)
+end
+
+-- ------------------------------------------------------------------ PNG pixels
+
+local ffi = require "ffi"
+local zlib
+local function inflate(src, size)
+  if not zlib then
+    pcall(ffi.cdef, "int uncompress(uint8_t *dest, unsigned long *destLen, const uint8_t *source,"
+                    .. " unsigned long sourceLen);")
+    local ok, lib = pcall(ffi.load, "z")
+    zlib = ok and lib or ffi.load("libz.so.1")
+  end
+  local dest = ffi.new("uint8_t[?]", size)
+  local len = ffi.new("unsigned long[1]", size)
+  local rc = zlib.uncompress(dest, len, src, #src)
+  assert(rc == 0 and tonumber(len[0]) == size, "the PNG's image data does not inflate to its size")
+  return dest
+end
+
+-- an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium writes) as
+-- {w =, h =, rgb = function(x, y) -> r, g, b} (x, y from 0, from the top left)
+function H.png_pixels(path)
+  local s = H.slurp(path)
+  H.png_size(path)
+  local w, h, depth, ctype, interlace = be32(s, 17), be32(s, 21), s:byte(25), s:byte(26), s:byte(29)
+  assert(depth == 8 and (ctype == 2 or ctype == 6) and interlace == 0,
+         path .. ": expected an 8-bit RGB(A) non-interlaced PNG")
+  local bpp = ctype == 6 and 4 or 3
+  local idat, pos = {}, 9
+  while pos + 8 <= #s do
+    local len, kind = be32(s, pos), s:sub(pos + 4, pos + 7)
+    if kind == "IDAT" then idat[#idat + 1] = s:sub(pos + 8, pos + 7 + len) end
+    pos = pos + 12 + len
+  end
+  local stride = w * bpp
+  local raw = inflate(table.concat(idat), h * (stride + 1))
+  local px = ffi.new("uint8_t[?]", h * stride)
+  for y = 0, h - 1 do   -- undo each scanline's filter (PNG spec, section 9)
+    local f, src, row, up = raw[y * (stride + 1)], y * (stride + 1) + 1, y * stride, (y - 1) * stride
+    for i = 0, stride - 1 do
+      local a = i >= bpp and px[row + i - bpp] or 0
+      local b = y > 0 and px[up + i] or 0
+      local c = (i >= bpp and y > 0) and px[up + i - bpp] or 0
+      local v = raw[src + i]
+      if f == 1 then v = v + a
+      elseif f == 2 then v = v + b
+      elseif f == 3 then v = v + math.floor((a + b) / 2)
+      elseif f == 4 then
+        local p = a + b - c
+        local pa, pb, pc = math.abs(p - a), math.abs(p - b), math.abs(p - c)
+        v = v + ((pa <= pb and pa <= pc) and a or (pb <= pc) and b or c)
+      end
+      px[row + i] = v % 256
+    end
+  end
+  return { w = w, h = h, rgb = function(x, y)
+    local i = y * stride + x * bpp
+    return px[i], px[i + 1], px[i + 2]
+  end }
+end
+
+-- in the box {left, top, width, height} of an image: the pixels that are not the
+-- white background (ink) and those of them with a colour (not grey: max - min
+-- of the channels >= 50), which gnuplot's traces and heat maps draw and the
+-- page's own text and buttons do not
+function H.drawn_pixels(img, box)
+  local ink, colour = 0, 0
+  for y = box.top, min(img.h, box.top + box.height) - 1 do
+    for x = box.left, min(img.w, box.left + box.width) - 1 do
+      local r, g, b = img.rgb(x, y)
+      if r < 235 or g < 235 or b < 235 then
+        ink = ink + 1
+        if math.max(r, g, b) - math.min(r, g, b) >= 50 then colour = colour + 1 end
+      end
+    end
+  end
+  return ink, colour
+end
+
+-- ------------------------------------------------------------------ headless Chromium
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+H.shell_quote = shell_quote
+
+-- Chromium's program (make deps installs Debian's chromium), or nil
+function H.chromium()
+  for _, name in ipairs { "chromium", "chromium-browser" } do
+    local p = io.popen("command -v " .. name .. " 2>/dev/null")
+    local out = p:read("*a")
+    p:close()
+    if out:match("%S") then return name end
+  end
+  return nil
+end
+
+-- runs headless Chromium on a local HTML file with a fresh profile (so that
+-- runs in parallel do not share one); mode: "--screenshot=PNG --window-size=W,H"
+-- or "--dump-dom"; returns its stdout
+function H.run_chromium(html_path, mode)
+  local exe = assert(H.chromium(), "chromium not found: `make deps` installs the Debian package chromium")
+  local profile = H.tmpbase()
+  assert(os.execute("mkdir -p " .. shell_quote(profile)) == 0)
+  local p = io.popen(fmt("timeout 90 %s --headless --disable-gpu --no-sandbox --hide-scrollbars --no-first-run"
+                         .. " --user-data-dir=%s %s file://%s 2>/dev/null", exe, shell_quote(profile), mode,
+                         shell_quote(html_path)))
+  local out = p:read("*a")
+  p:close()
+  os.execute("rm -rf " .. shell_quote(profile))
+  return out
 end
 
 return H

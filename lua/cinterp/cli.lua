@@ -26,6 +26,52 @@
 -- unknown option, a missing or non-numeric value prints "<script>: <problem>" and
 -- the usage to stderr and exits with the usage error status. ci.cli.usage(spec)
 -- returns that usage text.
+local O = require "cinterp.options"
+local TOPIC = "Command line"
+
+local SPEC_OPTS = {
+  { "usage", "string", nil, "the header line(s) of --help", default_text = "\"usage: <script> [options]\"" },
+  { "script", "string", nil, "the script's name in messages", default_text = "arg[0]'s file name" },
+  { "positional", "boolean", false, "keep non-option arguments, in order, in o[1], o[2], ..." },
+  { "status", "integer", 1, "the exit status of a usage error" },
+}
+local PARSE = O.declare{ name = "ci.cli.parse", topic = TOPIC, opts_name = "spec", array_ok = true,
+  doc = [[Parses a script's command line (--name value, --name=value, flags) against a spec
+whose array part lists the options, each { "--name META", default, help line, type = ... }
+(type "number", "string", "flag" or "list"; left out: a flag without META, else a number for a
+number default, else a string; a "list" may repeat) or a line of free text. Dashes in names
+become _ in the result. --help prints the usage and exits 0; an unknown option or a missing or
+non-numeric value prints the problem and the usage to stderr and exits with spec.status.]],
+  args = { { "args", "array", "the arguments (the script's arg table)" } },
+  opts = SPEC_OPTS,
+  returns = { { "o", "table", "the values by name, defaults filled" } },
+  example = [[local o = ci.cli.parse({"--layers", "4", "--quiet"}, {
+  script = "demo.lua",
+  { "--layers N", 3, "timesteps of the forward run" },
+  { "--out DIR", "out", "folder for the outputs" },
+  { "--quiet", false, "no progress bar" },
+})
+print(o.layers, o.out, o.quiet)  --> 4 out true]] }
+local USAGE = O.declare{ name = "ci.cli.usage", topic = TOPIC, opts_name = "spec", array_ok = true,
+  doc = "The usage text ci.cli.parse prints for --help: the header, then one aligned line per option.",
+  opts = SPEC_OPTS, returns = "string",
+  example = [[print(ci.cli.usage{usage = "usage: x.lua", { "--n N", 1, "a number" }}:match("%-%-n N%s+a number"))  --> --n N    a number]] }
+O.declare{ name = "ci.cli.data_dir", topic = TOPIC,
+  doc = [[The data folder of a script: the given one, else ../shared/data next to the repository
+that holds the calling script (a file under <repository>/scripts/), else ../shared/data.]],
+  args = { { "given", "string", "the value of --data", optional = true } }, returns = "string",
+  example = [[print(ci.cli.data_dir("/data/x"))  --> /data/x]] }
+O.declare{ name = "ci.cli.exists", topic = TOPIC, doc = "Whether a file can be opened for reading.",
+  args = "path", returns = "boolean",
+  example = [[print(ci.cli.exists("/nonexistent/file"))  --> false]] }
+O.declare{ name = "ci.cli.mkdir", topic = TOPIC, doc = "Makes a folder and its parents (mkdir -p).",
+  args = "path", returns = "ok",
+  example = [[local d = os.tmpname()
+os.remove(d)
+ci.cli.mkdir(d .. "/a/b")
+print(ci.cli.exists(d .. "/a/b/."))  --> true
+os.execute("rm -r '" .. d .. "'")]] }
+
 return function(ci)
   local cli = {}
   ci.cli = cli
@@ -49,6 +95,7 @@ return function(ci)
 
   -- the usage text: the header, then one line per option (help aligned), free text as is
   function cli.usage(spec)
+    spec = O.check(USAGE, spec)
     local list = options(spec)
     local width = #"--help"
     for _, o in ipairs(list) do if o.help and #o.sig > width then width = #o.sig end end
@@ -77,6 +124,7 @@ return function(ci)
 
   function cli.parse(args, spec)
     args = args or {}
+    spec = O.check(PARSE, spec)
     local list, by = options(spec)
     local o = {}
     for _, opt in ipairs(list) do

@@ -11,6 +11,7 @@
 --   c:select{column = value or {values} or function(v) ... end, ...} -> sorted
 --   indices, c:model(opts) -> ci.MultilayeredNetwork.
 local ffi = require "ffi"
+local O = require "cinterp.options"
 
 local fmt, concat = string.format, table.concat
 local ok_new, table_new = pcall(require, "table.new")
@@ -72,8 +73,13 @@ return function(ci)
                 "ci.connectome.read)", where), 3)
     end
     if not f:has_column(name) then
-      error(fmt("%s: the neuron table has no column '%s' (columns: %s)", where, name,
-                concat(f:columns(), ", ")), 3)
+      local cols = f:columns()
+      cols[#cols + 1] = "id"
+      local close = O.closest(name, cols, 3)
+      for k, c in ipairs(close) do close[k] = "'" .. c .. "'" end
+      error(fmt("%s: the neuron table has no column '%s' (%s)", where, name,
+                #close > 0 and ("did you mean " .. O.either(close) .. "?") or
+                ("columns: " .. concat(f:columns(), ", "))), 3)
     end
     return f:col(name)
   end
@@ -97,36 +103,93 @@ return function(ci)
     return out
   end
 
-  -- c:select{column = value | {v1, v2, ...} | function(v) -> bool, ...}: the
-  -- sorted 1-based indices of the neurons matching every condition.
+  local function value_text(v) return type(v) == "string" and fmt("'%s'", v) or tostring(v) end
+
+  -- Why a selection came out empty: the first condition that matches no neuron
+  -- alone, with the closest values the column has; else the conditions together.
+  local function empty_selection_message(self, conds, where)
+    for _, c in ipairs(conds) do
+      local matched, distinct, seen = false, {}, {}
+      for i = 1, self.n do
+        if c.test(i) then matched = true; break end
+        local v = c.col[i]
+        if v == v and not seen[v] then seen[v] = true; distinct[#distinct + 1] = v end
+      end
+      if not matched then
+        if type(c.want) == "function" then
+          return fmt("%s: no neuron's '%s' passes the function", where, c.name)
+        end
+        local wanted = type(c.want) == "table" and c.want or { c.want }
+        local texts, close = {}, {}
+        for k, w in ipairs(wanted) do
+          texts[k] = value_text(w)
+          for _, v in ipairs(O.closest(tostring(w), distinct, 3)) do
+            if #close < 3 then close[#close + 1] = value_text(v) end
+          end
+        end
+        local what = #wanted == 1 and (" = " .. texts[1]) or (" in {" .. concat(texts, ", ") .. "}")
+        local hint = #close > 0 and (" (did you mean " .. O.either(close) .. "?)") or ""
+        return fmt("%s: no neuron has %s%s%s", where, c.name, what, hint)
+      end
+    end
+    local texts = {}
+    for k, c in ipairs(conds) do
+      texts[k] = c.name .. (type(c.want) == "function" and " (a function)" or
+        (type(c.want) == "table" and " in {...}" or " = " .. value_text(c.want)))
+    end
+    return fmt("%s: no neuron matches %s together (each matches some neurons alone)", where,
+               O.either(texts, "and"))
+  end
+
+  -- c:select{column = value | {v1, v2, ...} | function(v) -> bool, ...,
+  -- allow_empty = false}: the sorted 1-based indices of the neurons matching
+  -- every condition; an empty result is an error unless allow_empty.
   function Connectome:select(cond)
     local where = "connectome:select"
     if type(cond) ~= "table" then
       error(fmt("%s: expected a table {column = value, ...}, got %s", where, type(cond)), 2)
     end
-    local tests = {}
+    local allow_empty = false
+    local conds = {}
     for name, want in pairs(cond) do
-      local col = name == "id" and self.ids or neuron_column(self, name, where)
-      if type(want) == "function" then
-        tests[#tests + 1] = function(i) return want(col[i]) and true or false end
-      elseif type(want) == "table" then
-        local set = {}
-        for _, v in ipairs(want) do set[v] = true end
-        tests[#tests + 1] = function(i) return set[col[i]] == true end
-      elseif type(want) == "string" or type(want) == "number" or type(want) == "boolean" then
-        tests[#tests + 1] = function(i) return col[i] == want end
+      if name == "allow_empty" then
+        if type(want) ~= "boolean" then
+          error(fmt("%s: allow_empty must be a boolean, got %s", where, O.describe(want)), 2)
+        end
+        allow_empty = want
       else
-        error(fmt("%s: condition for '%s' must be a value, a list or a function, got %s", where,
-                  tostring(name), type(want)), 2)
+        if type(name) ~= "string" then
+          error(fmt("%s: conditions are {column = value}, got the key %s", where, O.describe(name)), 2)
+        end
+        local col = name == "id" and self.ids or neuron_column(self, name, where)
+        local test
+        if type(want) == "function" then
+          test = function(i) return want(col[i]) and true or false end
+        elseif type(want) == "table" then
+          local set = {}
+          for _, v in ipairs(want) do set[v] = true end
+          test = function(i) return set[col[i]] == true end
+        elseif type(want) == "string" or type(want) == "number" or type(want) == "boolean" then
+          test = function(i) return col[i] == want end
+        else
+          error(fmt("%s: condition for '%s' must be a value, a list or a function, got %s", where,
+                    tostring(name), type(want)), 2)
+        end
+        conds[#conds + 1] = { name = name, want = want, col = col, test = test }
       end
     end
+    table.sort(conds, function(a, b) return a.name < b.name end)
     local out = {}
     for i = 1, self.n do
       local ok = true
-      for t = 1, #tests do
-        if not tests[t](i) then ok = false; break end
+      for t = 1, #conds do
+        if not conds[t].test(i) then ok = false; break end
       end
       if ok then out[#out + 1] = i end
+    end
+    if #out == 0 and #conds > 0 and not allow_empty then
+      error(empty_selection_message(self, conds, where) ..
+            " (give allow_empty = true to accept an empty selection)", 2)
     end
     return out
   end
@@ -149,10 +212,10 @@ return function(ci)
   -- rows: inprop scaled by each pre neuron's sign, transposed). opts.sensory:
   -- indices or a selection table; opts.group: a neuron column for idx_to_group;
   -- opts.linear = true builds a LinearNetwork; other options go to the network.
+  local MODEL -- declared below
   function Connectome:model(opts)
     local where = "connectome:model"
-    opts = opts or {}
-    if type(opts) ~= "table" then error(where .. ": opts must be a table", 2) end
+    opts = O.check(MODEL, opts)
     if opts.sensory == nil then
       error(where .. ": opts.sensory is required (indices or a selection table {column = value})", 2)
     end
@@ -160,7 +223,7 @@ return function(ci)
     if #sensory == 0 then error(where .. ": the sensory selection is empty", 2) end
     local pass = {}
     for k, v in pairs(opts) do
-      if k ~= "sensory" and k ~= "group" and k ~= "linear" then pass[k] = v end
+      if not MODEL.opt_by_key[k] then pass[k] = v end
     end
     if opts.group ~= nil then
       if pass.idx_to_group ~= nil then
@@ -250,57 +313,25 @@ return function(ci)
     return out
   end
 
-  local STRING_OPTS = { "edges", "neurons", "pre", "post", "id" }
-  local KNOWN = {
-    edges = true, neurons = true, pre = true, post = true, weight = true, id = true,
-    threshold = true, sign = true, nt = true, nt_sign = true, nt_other = true,
-    sign_missing = true, sep = true,
-  }
 
   -- ci.connectome.read{edges =, neurons =, pre = "pre", post = "post", weight =
   -- "weight" (false: each row counts 1), id = "id", threshold = 0, sign = column
   -- (default "sign" when the neuron table has it), nt = column, nt_sign = {GABA
   -- = -1, ...}, nt_other = 1, sign_missing = 1, sep = ","}
+  local READ -- declared at the end
   local function read(o)
     if type(o) ~= "table" then
       error(where_read .. ": expected an options table {edges = path, neurons = path, ...}", 2)
     end
-    for k in pairs(o) do
-      if not KNOWN[k] then
-        local names = {}
-        for name in pairs(KNOWN) do names[#names + 1] = name end
-        table.sort(names)
-        error(fmt("%s: unknown option '%s' (options: %s)", where_read, tostring(k),
-                  concat(names, ", ")), 2)
-      end
-    end
+    o = O.check(READ, o)
     if o.edges == nil then error(where_read .. ": edges (the path of the edge table) is required", 2) end
-    for _, k in ipairs(STRING_OPTS) do
-      if o[k] ~= nil and type(o[k]) ~= "string" then
-        error(fmt("%s: %s must be a string, got %s", where_read, k, type(o[k])), 2)
-      end
-    end
-    for _, k in ipairs({ "sign", "nt" }) do
-      if o[k] ~= nil and o[k] ~= false and type(o[k]) ~= "string" then
-        error(fmt("%s: %s must be a column name, got %s", where_read, k, type(o[k])), 2)
-      end
-    end
     local weight = o.weight
-    if weight == false then weight = ""
-    elseif weight ~= nil and type(weight) ~= "string" then
-      error(fmt("%s: weight must be a column name or false, got %s", where_read, type(weight)), 2)
-    end
-    local threshold = o.threshold or 0
-    if type(threshold) ~= "number" or threshold ~= threshold then
+    if weight == false then weight = "" end
+    local threshold = o.threshold
+    if threshold ~= threshold then
       error(fmt("%s: threshold must be a number, got %s", where_read, tostring(threshold)), 2)
     end
-    local sep = 0
-    if o.sep ~= nil then
-      if type(o.sep) ~= "string" or #o.sep ~= 1 then
-        error(where_read .. ": sep must be a one-character string", 2)
-      end
-      sep = o.sep:byte()
-    end
+    local sep = o.sep and o.sep:byte() or 0
 
     local copt = ffi.new("ci_connectome_options")
     copt.pre, copt.post, copt.weight = o.pre, o.post, weight
@@ -368,8 +399,117 @@ return function(ci)
     return c
   end
 
+  -- ci.connectome.toy(): a six-neuron connectome for trying things out (read
+  -- from CSV files written to a temporary folder and removed).
+  local TOY_EDGES = "pre,post,weight\n101,103,3\n102,104,2\n104,103,1\n103,105,3\n104,105,1\n105,106,2\n"
+  local TOY_NEURONS = "id,type,flow,nt\n101,ORN_a,afferent,ACh\n102,ORN_b,afferent,ACh\n" ..
+    "103,PN,intrinsic,ACh\n104,LN,intrinsic,GABA\n105,KC,intrinsic,ACh\n106,MBON,efferent,Glu\n"
+  local function toy()
+    local base = os.tmpname()
+    local files = { base .. ".edges.csv", base .. ".neurons.csv" }
+    for k, text in ipairs { TOY_EDGES, TOY_NEURONS } do
+      local f = assert(io.open(files[k], "w"))
+      f:write(text)
+      f:close()
+    end
+    local ok, c = pcall(read, { edges = files[1], neurons = files[2], nt = "nt" })
+    for _, p in ipairs(files) do os.remove(p) end
+    os.remove(base)
+    if not ok then error(c, 0) end
+    return c
+  end
+
+
+  ------------------------------------------------------------------ declarations (help, docs/API.md)
+
+  local TOPIC = "Connectomes"
+  READ = O.declare{ name = "ci.connectome.read", where = where_read, topic = TOPIC,
+    doc = [[Reads a real connectome from CSV tables (plain or gzip) in one call: an edge list
+    (pre id, post id, synapse count; duplicate pairs summed, pairs below threshold dropped) and
+    optionally a neuron table (one row per neuron, its id and other columns such as type). It
+    gives c.n, c.nnz, c.ids (the id of neuron i), c.inprop (sparse, pre in rows, each post
+    column summing to 1), c.sign (+1/-1 per neuron), c.in_synapses, c.out_synapses and
+    c.neurons (the neuron frame, rows aligned with the indices). Signs come from a numeric
+    sign column, or from a transmitter column (nt; GABA, glutamate and histamine inhibit).]],
+    opts_name = "spec",
+    opts = {
+      { "edges", "string", nil, "the edge table's path (required)", default_text = "required" },
+      { "neurons", "string", nil, "the neuron table's path; its rows fix the order of the indices",
+        default_text = "none: ids in order of appearance" },
+      { "pre", "string", "pre", "the edge table's presynaptic id column" },
+      { "post", "string", "post", "the edge table's postsynaptic id column" },
+      { "weight", "string|false", "weight", "the synapse count column (false: each row counts 1)" },
+      { "id", "string", "id", "the neuron table's id column" },
+      { "threshold", "number", 0, "pairs with fewer summed synapses are dropped" },
+      { "sign", "string|false", nil, "a numeric +1/-1 column of the neuron table (false: none)",
+        default_text = "\"sign\" when the table has it" },
+      { "nt", "string", nil, "a transmitter column of the neuron table, for the signs", default_text = "none" },
+      { "nt_sign", "table", nil, "{transmitter = +1 or -1}, case-insensitive",
+        default_text = "GABA, glutamate, histamine = -1" },
+      { "nt_other", { 1, -1 }, 1, "the sign of transmitters nt_sign does not list" },
+      { "sign_missing", { 1, -1, 0 }, 1, "the sign of a neuron whose sign or transmitter is missing" },
+      { "sep", "char", nil, "the field separator of both tables", default_text = "\",\" (a tab for .tsv)" },
+    },
+    returns = { { "c", "connectome", "see help\"connectome\" for its methods" } },
+    example = [[local base = os.tmpname()
+    local e, n = base .. "_edges.csv", base .. "_neurons.csv"
+    ci.frame{pre = {1, 1, 2}, post = {2, 3, 3}, weight = {2, 1, 3}}:write_csv(e)
+    ci.frame({id = {1, 2, 3}, nt = {"ACh", "GABA", "ACh"}}, {"id", "nt"}):write_csv(n)
+    local c = ci.connectome.read{edges = e, neurons = n, nt = "nt"}
+    os.remove(e); os.remove(n); os.remove(base)
+    print(c.n, c.nnz, c.sign[2])  --> 3 3 -1
+    print(c.inprop:get(1, 3), c.inprop:get(2, 3))  --> 0.25 0.75]] }
+  O.declare{ name = "ci.connectome.toy", topic = TOPIC,
+    doc = [[A six-neuron connectome for trying things out: two receptor neurons (ORN_a, ORN_b,
+    flow "afferent"), a PN, an inhibitory LN (GABA), a KC and an MBON (glutamate), ids 101 to
+    106, with neuron columns id, type, flow and nt.]],
+    returns = "c",
+    example = [[local c = ci.connectome.toy()
+    print(c.n, c.nnz, c.ids[4], c.sign[4])  --> 6 6 104 -1]] }
+
+  O.class{ prefix = "connectome", var = "c", name = "ci.connectome.read", methods = Connectome,
+    is = function(v) return getmetatable(v) == Connectome end, topic = TOPIC,
+    doc = [[A connectome (ci.connectome.read) holds a real connection table as an inprop matrix,
+    signs, ids and the neuron table; its methods select neurons and build models.]] }
+  local TOY = "local c = ci.connectome.toy()\n"
+  O.declare_methods("connectome", TOPIC, {
+    { "index", "id", "integer|nil", "The 1-based index of the neuron with this id (a string or a number), or nil.",
+      TOY .. "print(c:index(105), c:index(\"105\"), c:index(999))  --> 5 5 nil" },
+    { "groups", "column, fill?", "array",
+      "A neuron column's value for every neuron (a Lua array of length n, ready as idx_to_group); missing values become fill (default \"unknown\"); \"id\" gives the ids.",
+      TOY .. "print(c:groups(\"type\")[3])  --> PN" },
+    { "weights", "", "sparse", "The signed weights, post in rows (what ci.add_sign gives); cached.",
+      TOY .. "print(c:weights():get(4, 2), c:weights():get(3, 4))  --> 1 -0.25" },
+  })
+  O.declare{ name = "connectome:select", topic = TOPIC, opts_name = "cond",
+    doc = [[The sorted indices of the neurons that meet every condition {column = value}: a value
+    (equal), a Lua array of values (any of them) or a function(value) -> boolean; the column
+    "id" holds the ids. An empty result is an error naming the condition that matches nothing and
+    the closest values its column has, unless allow_empty = true.]],
+    signature = "c:select{column = value, ..., allow_empty = false} -> indices",
+    opts = { { "allow_empty", "boolean", false, "return {} instead of raising when nothing matches" } },
+    returns = "indices",
+    example = TOY .. O.dedent[[print(#c:select{flow = "afferent"})  --> 2
+    print(c:select{type = {"KC", "MBON"}, nt = "ACh"}[1])  --> 5
+    print(#c:select{type = "DAN", allow_empty = true})  --> 0
+    local ok, err = pcall(c.select, c, {type = "KCs"})
+    print(err:match("no neuron.-%?%)"))  --> no neuron has type = 'KCs' (did you mean 'KC'?)]] }
+  MODEL = O.declare{ name = "connectome:model", topic = TOPIC, extends = "ci.MultilayeredNetwork",
+    doc = [[A ci.MultilayeredNetwork (or LinearNetwork) over the connectome's signed weights (post
+    in rows: inprop scaled by each pre neuron's sign, transposed). Its sensory neurons are a list
+    of indices or a selection table as c:select takes; group names a neuron column for
+    idx_to_group; the other options are the network's.]],
+    opts = { { "sensory", "table", nil, "the sensory neurons: indices or a selection {column = value}",
+               default_text = "required", alias = "sensory_indices" },
+             { "group", "string", nil, "a neuron column whose values group the neurons (idx_to_group)" },
+             { "linear", "boolean", false, "build a ci.LinearNetwork" } },
+    returns = { { "net", "network", "" } },
+    example = TOY .. O.dedent[[local net = c:model{sensory = {flow = "afferent"}, num_layers = 3, group = "type"}
+    print(net.n, #net.sensory_indices, #net.groups)  --> 6 2 6]] }
+
   ci.connectome = {
     read = read,
+    toy = toy,
     Connectome = Connectome,
     default_nt_sign = DEFAULT_NT_SIGN,
   }

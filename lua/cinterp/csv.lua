@@ -9,6 +9,7 @@
 -- to round-trip, NaN as an empty cell; a path ending ".gz" is written gzipped.
 -- A string column whose every value looks like a number reads back numeric.
 local ffi = require "ffi"
+local O = require "cinterp.options"
 
 local fmt, concat = string.format, table.concat
 local ok_new, table_new = pcall(require, "table.new")
@@ -25,11 +26,8 @@ return function(ci)
     error(where .. ": " .. msg, level + 1)
   end
 
-  local function sep_arg(sep, where)
+  local function sep_arg(sep)
     if sep == nil then return 0 end
-    if type(sep) ~= "string" or #sep ~= 1 then
-      error(fmt("%s: sep must be a one-character string, got %s", where, tostring(sep)), 3)
-    end
     return sep:byte()
   end
 
@@ -88,17 +86,12 @@ return function(ci)
     return F.make(names, cols, n)
   end
 
-  -- ci.read_csv(path, {sep =, header = true, na_values = {...}, names = {...}, usecols = {...}})
-  function ci.read_csv(path, opts)
-    local where = "ci.read_csv"
-    if type(path) ~= "string" then
-      error(where .. ": path must be a string, got " .. type(path), 2)
-    end
-    opts = opts or {}
-    if type(opts) ~= "table" then error(where .. ": opts must be a table, got " .. type(opts), 2) end
+  -- Reads the file at path, or the string text (path then names it), with
+  -- checked options; errors are raised at the public function's caller.
+  local function read(where, path, opts, text)
     local o = ffi.new("ci_csv_options")
-    o.sep = sep_arg(opts.sep, where)
-    o.header = opts.header == false and 0 or 1
+    o.sep = sep_arg(opts.sep)
+    o.header = opts.header and 1 or 0
     local na = opts.na_values
     local na_arr
     if na ~= nil then
@@ -109,8 +102,8 @@ return function(ci)
     end
     local out = ffi.new("ci_csv_table *[1]")
     local rc
-    if opts.text then
-      rc = C.ci_csv_parse(opts.text, #opts.text, path, o, out)
+    if text then
+      rc = C.ci_csv_parse(text, #text, path, o, out)
     else
       rc = C.ci_csv_read(path, o, out)
     end
@@ -122,15 +115,51 @@ return function(ci)
     return f
   end
 
-  -- ci.read_csv_string(text, opts): the same from a string
+  local READ_OPTS = {
+    { "sep", "char", nil, "the field separator", default_text = "\",\" (a tab for .tsv and .tab files)" },
+    { "header", "boolean", true, "the first record names the columns (else col1 .. colN)" },
+    { "na_values", "string|array", nil, "cell texts read as missing, besides the empty cell", default_text = "none" },
+    { "names", "array", nil, "the column names to use instead of the file's", default_text = "the header's" },
+    { "usecols", "array", nil, "the columns to keep (by name)", default_text = "all" },
+  }
+  local READ = O.declare{ name = "ci.read_csv", topic = "CSV",
+    doc = [[Reads a CSV file (plain or gzip, told by its first bytes) into a frame: RFC 4180
+    quoting, typed columns (numeric when every non-empty cell is a number, else text; integers
+    beyond 2^53 such as FlyWire ids stay text so they survive exactly). Empty cells are missing
+    (NaN or ""); a header-only file gives 0 rows; duplicate header names get .1, .2 as in
+    pandas. Errors name the file and the line.]],
+    args = { { "path", "string", "the file" } },
+    opts = READ_OPTS,
+    returns = { { "frame", "frame", "one column per field" } },
+    example = [[local p = os.tmpname()
+    ci.frame{glom = {"DA1", "DL5"}, odour = {0.5, -0.1}}:write_csv(p)
+    local f = ci.read_csv(p)
+    os.remove(p)
+    print(f:nrow(), f.glom[2], f.odour[1])  --> 2 DL5 0.5]] }
+
+  function ci.read_csv(path, opts)
+    if type(path) ~= "string" then
+      error("ci.read_csv: path must be a string, got " .. type(path), 2)
+    end
+    return read("ci.read_csv", path, O.check(READ, opts))
+  end
+
+  local STRING_OPTS = { { "name", "string", "<string>", "the name of the text in error messages" } }
+  for _, o in ipairs(READ_OPTS) do STRING_OPTS[#STRING_OPTS + 1] = o end
+  local READ_STRING = O.declare{ name = "ci.read_csv_string", topic = "CSV",
+    doc = "Reads CSV text held in a string into a frame, as ci.read_csv reads a file.",
+    args = { { "text", "string", "the CSV text" } },
+    opts = STRING_OPTS,
+    returns = "frame",
+    example = [[local f = ci.read_csv_string("a;b\n1;x\n", {sep = ";"})
+    print(f.a[1], f.b[1])  --> 1 x]] }
+
   function ci.read_csv_string(text, opts)
     if type(text) ~= "string" then
       error("ci.read_csv_string: text must be a string, got " .. type(text), 2)
     end
-    local o = {}
-    for k, v in pairs(opts or {}) do o[k] = v end
-    o.text = text
-    return (ci.read_csv((opts and opts.name) or "<string>", o))
+    opts = O.check(READ_STRING, opts)
+    return read("ci.read_csv_string", opts.name, opts, text)
   end
 
   local function num_text(v)
@@ -145,16 +174,31 @@ return function(ci)
   -- Numeric columns go to C as doubles, string columns as pointers to the Lua
   -- strings (alive in the frame during the call); a mixed column is turned
   -- into text first (numbers as num_text, booleans as true/false).
+  local WRITE = O.declare{ name = "frame:write_csv", where = "ci.frame:write_csv", topic = "CSV",
+    aliases = { "frame:to_csv", "ci.write_csv" },
+    doc = [[Writes the frame as CSV (RFC 4180: fields quoted when they hold the separator, a
+    quote, a newline or edge spaces); numbers round-trip exactly, NaN becomes an empty cell. A
+    path ending in .gz is written gzipped. ci.write_csv(f, path, opts) is the same.]],
+    args = { { "path", "string", "the file to write" } },
+    opts = { { "sep", "char", nil, "the field separator", default_text = "\",\" (a tab for .tsv files)" },
+             { "header", "boolean", true, "write the column names first" },
+             { "gzip", "boolean", nil, "compress with gzip", default_text = "path ends in .gz" } },
+    returns = { { "f", "frame", "the frame itself" } },
+    example = [[local p = os.tmpname() .. ".csv.gz"
+    ci.frame{x = {1.5, 0 / 0}}:write_csv(p)
+    local back = ci.read_csv(p)
+    os.remove(p)
+    print(back.x[1], back.x[2] ~= back.x[2])  --> 1.5 true]] }
+
   function F.Frame.write_csv(f, path, opts)
     local where = "ci.frame:write_csv"
     if not F.is_frame(f) then error(where .. ": call it as f:write_csv(path)", 2) end
     if type(path) ~= "string" then
       error(where .. ": path must be a string, got " .. type(path), 2)
     end
-    opts = opts or {}
-    if type(opts) ~= "table" then error(where .. ": opts must be a table, got " .. type(opts), 2) end
+    opts = O.check(WRITE, opts)
     local sep = opts.sep or ((path:match("%.tsv$") or path:match("%.tsv%.gz$")) and "\t" or ",")
-    local sepb = sep_arg(sep, where)
+    local sepb = sep_arg(sep)
     local gz = opts.gzip
     if gz == nil then gz = path:match("%.gz$") ~= nil end
     local names, cols, nrow = f._names, f._cols, f._nrow
@@ -200,13 +244,13 @@ return function(ci)
         keep[#keep + 1] = {p, l, text}
       end
     end
-    local rc = C.ci_csv_write(path, wcols, nc, nrow, sepb, opts.header == false and 0 or 1,
+    local rc = C.ci_csv_write(path, wcols, nc, nrow, sepb, opts.header and 1 or 0,
                               gz and 1 or 0)
     keep = nil
     if rc ~= 0 then raise(where, 2) end
     return f
   end
-  F.Frame.to_csv = F.Frame.write_csv
 
   ci.write_csv = function(f, path, opts) return F.Frame.write_csv(f, path, opts) end
+  F.Frame.to_csv = F.Frame.write_csv
 end

@@ -49,6 +49,115 @@ local function describe(x, ci)
   return type(x)
 end
 
+-- ------------------------------------------------------------ declarations (help, docs/API.md)
+
+local O = require "cinterp.options"
+local TOPIC = "Data helpers"
+local INDICES = "array|tensor"
+local BATCH_NAMES = { "batch_names", "array", nil, "names of the batches (3-d input)", default_text = "batch_1 .. batch_B" }
+local SORTED = { "sorted_sensory", "boolean", false,
+  "pair input rows with sensory_indices in ascending order, as the reference does (it sorts them)" }
+
+O.declare{ name = "ci.add_sign", where = "add_sign", topic = TOPIC,
+  doc = [[Signs an inprop matrix (pre in rows) and turns it into network weights: each
+presynaptic row i is multiplied by idx_to_sign[i] (only -1 flips, as in the reference) and the
+result is transposed, so that post neurons are in rows, as ci.MultilayeredNetwork expects.]],
+  args = { { "inprop", "sparse", "n x n, pre in rows" },
+           { "idx_to_sign", "table", "the sign of each neuron: a Lua array or {[i] = -1, ...}" } },
+  returns = { { "W", "sparse", "n x n signed weights, post in rows" } },
+  example = [[local inprop = ci.sparse({1, 2}, {2, 1}, {0.5, 1}, 2, 2)  -- 1 -> 2 (0.5), 2 -> 1 (1)
+local W = ci.add_sign(inprop, {1, -1})                        -- neuron 2 inhibits
+print(W:get(2, 1), W:get(1, 2))  --> 0.5 -1]] }
+
+D.INPUT_FROM_DF = O.declare{ name = "ci.input_from_df", where = "input_from_df", topic = TOPIC,
+  doc = [[A model input (batch, sensory neurons, num_layers) from a response table: df's first
+column holds the row labels (groups, e.g. glomeruli) and each other column is one batch (e.g.
+an odour's response per glomerulus). Sensory neuron s gets the value of its group's row (0
+when its group has no row) at the given timepoints; other timepoints are 0. The last argument
+is the timepoints themselves or a table {timepoints = ...}.]],
+  args = { { "df", "frame", "labels in the first column, one column per batch" },
+           { "sensory_indices", INDICES, "the model's sensory neurons" },
+           { "idx_to_group", "table", "the group of each neuron (a Lua array or {[i] = group})" },
+           { "num_layers", "integer >= 1", "the model's number of layers" } },
+  signature = "ci.input_from_df(df, sensory_indices, idx_to_group, num_layers, timepoints?) -> input",
+  opts = { { "timepoints", "integer >= 1|array", 1, "the timestep(s) that get the input (1-based)" } },
+  returns = { { "input", "tensor", "(batch, #sensory_indices, num_layers)" } },
+  example = [[local df = ci.frame({glom = {"DA1", "DL5"}, odour_a = {1, 0.5}, odour_b = {0, 0.25}},
+                  {"glom", "odour_a", "odour_b"})
+local groups = {"DA1", "DA1", "DL5", "KC"}           -- neurons 1..3 are receptor neurons
+local x = ci.input_from_df(df, {1, 2, 3}, groups, 3, {1, 2})
+print(x:size(1), x:size(2), x:size(3))  --> 2 3 3
+print(x:get(1, 3, 2), x:get(2, 3, 2), x:get(1, 3, 3))  --> 0.5 0.25 0]] }
+
+D.GET_NEURON_ACTIVATION = O.declare{ name = "ci.get_neuron_activation", where = "get_neuron_activation",
+  topic = TOPIC,
+  doc = [[The activations of chosen neurons over time as a frame, averaged per group: for a
+(n, T) tensor, columns group, time_1 .. time_T; for (B, n, T), batch_name, group, time_1 ..
+time_T (sorted by batch name, then group). Without idx_to_group each neuron is its own group.]],
+  args = { { "activations", "tensor", "(n, T) or (B, n, T), e.g. net:forward's output" },
+           { "neuron_indices", INDICES, "the neurons (1-based)" } },
+  opts = { { "idx_to_group", "table", nil, "the group of each neuron (a Lua array or {[i] = group})",
+             default_text = "each neuron alone" },
+           BATCH_NAMES },
+  returns = "frame",
+  example = [[local acts = ci.tensor{{0.25, 0.5}, {1, 1}, {0.75, 1}}    -- 3 neurons x 2 timesteps
+local df = ci.get_neuron_activation(acts, {1, 3}, {idx_to_group = {"A", "B", "A"}})
+print(df:nrow(), df.group[1], df.time_2[1])  --> 1 A 0.75
+local b = ci.get_neuron_activation(acts:reshape(1, 3, 2), {2}, {batch_names = {"odour"}})
+print(b.batch_name[1], b.group[1], b.time_1[1])  --> odour 2 1]] }
+
+D.GET_INPUT_ACTIVATION = O.declare{ name = "ci.get_input_activation", where = "get_input_activation",
+  topic = TOPIC,
+  doc = [[The model input per group over time as a frame: the mean input of the sensory
+neurons of each group (only those whose |input| reaches activation_threshold at some
+timestep). Columns group, time_1 .. time_T, with batch_name first for a 3-d input.]],
+  args = { { "model_in", "tensor", "(S, T) or (B, S, T)" },
+           { "sensory_indices", INDICES, "the neuron of each input row" },
+           { "idx_to_group", "table", "the group of each neuron" } },
+  opts = { { "selected_indices", "table|tensor", nil, "only these sensory neurons (a list or a set {[i] = true})",
+             default_text = "all" },
+           { "activation_threshold", "number", 0, "the |input| a neuron must reach at some timestep" },
+           BATCH_NAMES, SORTED },
+  returns = "frame",
+  example = [[local x = ci.tensor{{1, 0}, {0.5, 0.5}, {0, 0}}            -- 3 sensory neurons x 2 timesteps
+local groups = {[4] = "DA1", [5] = "DA1", [6] = "DL5"}
+local df = ci.get_input_activation(x, {4, 5, 6}, groups, {activation_threshold = 0.1})
+print(df:nrow(), df.group[1], df.time_1[1])  --> 1 DA1 0.75]] }
+
+D.ACTIVITY_BY_COLUMN = O.declare{ name = "ci.activity_by_column", where = "activity_by_column", topic = TOPIC,
+  doc = [[The activity of selected groups by column (e.g. the columns of the central complex),
+the data of plot_activity_by_column: one row per group, timestep and column, with columns
+normalised_column (column / its largest), cell_group, time_point, activation (the mean over
+the group's neurons in that column) and time_step. With model_input and sensory_indices, the
+first input timestep is added as time_step 0.]],
+  args = { { "activity", "tensor", "(n, T)" },
+           { "idx_to_group", "table", "the group of each neuron" },
+           { "idx_to_column", "table", "the column (a number) of each neuron" },
+           { "selected_group", "string|number|array", "the group(s) to show" } },
+  opts = { { "model_input", "tensor|table", nil, "(S, T) input, for time_step 0 (give sensory_indices too)" },
+           { "sensory_indices", INDICES, nil, "the neuron of each input row" },
+           SORTED },
+  returns = "frame",
+  example = [[local acts = ci.tensor{{1, 0}, {0.5, 1}, {0.25, 0.25}}     -- 3 neurons x 2 timesteps
+local df = ci.activity_by_column(acts, {"EPG", "EPG", "PEN"}, {1, 2, 1}, "EPG")
+print(df:nrow(), df.normalised_column[2], df.activation[2])  --> 4 1 0.5]] }
+
+D.GUESS_OPTIMAL_STIMULUS = O.declare{ name = "ci.guess_optimal_stimulus", where = "guess_optimal_stimulus",
+  topic = TOPIC,
+  doc = [[A first guess of the input that drives target activations, from signed effective
+connectivity (paths of up to longest_plen steps, no non-linearity): shape (B, S,
+min(longest_plen, the largest target layer)), the longest paths first. A good start for
+activation maximisation (its input_tensor). longest_plen may also be given alone as a number.]],
+  args = { { "inprop", "sparse", "n x n, pre in rows, unsigned" },
+           { "sensory_indices", INDICES, "the model's sensory neurons" },
+           { "idx_to_sign", "table", "the sign (+1/-1) of each neuron" },
+           { "target_activations", "TargetActivation|frame|table", "{[layer] = {[neuron] = value}} or per batch" } },
+  opts = { { "longest_plen", "integer >= 1", 5, "the longest path length considered" } },
+  returns = { { "input", "tensor", "(B, S, layers)" } },
+  example = [[local inprop = ci.sparse({1, 2}, {2, 3}, {1, 1}, 3, 3)    -- the chain 1 -> 2 -> 3
+local x = ci.guess_optimal_stimulus(inprop, {1}, {1, 1, 1}, {[2] = {[3] = 1}})
+print(x:size(3), x:get(1, 1, 1), x:get(1, 1, 2))  --> 2 1 0]] }
+
 return function(ci)
   local T = ci._tensor
 
@@ -154,15 +263,6 @@ return function(ci)
   end
   D.batch_name_list = batch_name_list
 
-  local function opts_table(opts, where)
-    if opts == nil then return {} end
-    if type(opts) ~= "table" then
-      error(fmt("%s: opts must be a table, got %s", where, describe(opts, ci)), 3)
-    end
-    return opts
-  end
-  D.opts_table = opts_table
-
   local function time_names(L, first)
     local out = {}
     for t = 1, L do out[t] = "time_" .. (t - 1 + (first or 1)) end
@@ -227,11 +327,12 @@ return function(ci)
     if not is_int(num_layers) or num_layers < 1 then
       error(fmt("%s: num_layers must be a positive integer, got %s", where, tostring(num_layers)), 2)
     end
-    if type(timepoints) == "table" and not ci.is_tensor(timepoints) and timepoints[1] == nil
-        and next(timepoints) ~= nil then
-      timepoints = timepoints.timepoints      -- options table form
+    if type(timepoints) == "table" and getmetatable(timepoints) == nil then
+      local named = next(timepoints) == nil         -- {} is no options, not no timepoints
+      for k in pairs(timepoints) do if type(k) ~= "number" then named = true end end
+      if named then timepoints = O.check(D.INPUT_FROM_DF, timepoints).timepoints end  -- the options form
     end
-    if timepoints == nil then timepoints = 1 end
+    if timepoints == nil then timepoints = O.default(D.INPUT_FROM_DF, "timepoints") end
     local tps = type(timepoints) == "number" and { timepoints } or as_list(timepoints, where, "timepoints")
     for k, t in ipairs(tps) do
       if not is_int(t) or t < 1 or t > num_layers then
@@ -307,7 +408,7 @@ return function(ci)
   function ci.get_neuron_activation(activations, neuron_indices, opts)
     local where = "get_neuron_activation"
     local acts = as_tensor(activations, where, "activations", { 2, 3 })
-    opts = opts_table(opts, where)
+    opts = O.check(D.GET_NEURON_ACTIVATION, opts)
     local three = acts.ndim == 3
     local B = three and tonumber(acts.shape[0]) or 1
     local n = tonumber(acts.shape[three and 1 or 0])
@@ -353,7 +454,7 @@ return function(ci)
   function ci.get_input_activation(model_in, sensory_indices, idx_to_group, opts)
     local where = "get_input_activation"
     local x = as_tensor(model_in, where, "model_in", { 2, 3 })
-    opts = opts_table(opts, where)
+    opts = O.check(D.GET_INPUT_ACTIVATION, opts)
     local sens = as_list(sensory_indices, where, "sensory_indices")
     if opts.sorted_sensory then sens = D.sorted_copy(sens) end
     local three = x.ndim == 3
@@ -389,10 +490,7 @@ return function(ci)
     else
       for s = 1, S do selected[s] = true end
     end
-    local thr = opts.activation_threshold or 0
-    if type(thr) ~= "number" then
-      error(fmt("%s: activation_threshold must be a number, got %s", where, type(thr)), 2)
-    end
+    local thr = opts.activation_threshold
     local data = x.data
     local tn = time_names(T)
     local function one_batch(base)
@@ -455,7 +553,7 @@ return function(ci)
   function ci.activity_by_column(activity, idx_to_group, idx_to_column, selected_group, opts)
     local where = "activity_by_column"
     local acts = as_tensor(activity, where, "activity", { 2 })
-    opts = opts_table(opts, where)
+    opts = O.check(D.ACTIVITY_BY_COLUMN, opts)
     local n, T = tonumber(acts.shape[0]), tonumber(acts.shape[1])
     if (opts.model_input == nil) ~= (opts.sensory_indices == nil) then
       error(where .. ": model_input and sensory_indices must be given together", 2)
@@ -604,7 +702,7 @@ return function(ci)
   function ci.guess_optimal_stimulus(inprop, sensory_indices, idx_to_sign, target_activations, opts)
     local where = "guess_optimal_stimulus"
     if type(opts) == "number" then opts = { longest_plen = opts } end
-    opts = opts_table(opts, where)
+    opts = O.check(D.GUESS_OPTIMAL_STIMULUS, opts)
     if not ci.is_sparse(inprop) then
       error(fmt("%s: inprop must be a sparse matrix (ci.sparse, pre in rows), got %s", where,
                 describe(inprop, ci)), 2)
@@ -613,10 +711,7 @@ return function(ci)
     if inprop:size(2) ~= n then
       error(fmt("%s: inprop must be square, got %dx%d", where, n, inprop:size(2)), 2)
     end
-    local plen = opts.longest_plen or 5
-    if not is_int(plen) or plen < 1 then
-      error(fmt("%s: longest_plen must be a positive integer, got %s", where, tostring(plen)), 2)
-    end
+    local plen = opts.longest_plen
     local sens = index_list(sensory_indices, n, where, "sensory_indices")
     local S = #sens
     if type(idx_to_sign) ~= "table" then

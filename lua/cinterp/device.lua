@@ -4,6 +4,20 @@
 -- a usable GPU is an error naming the function and the reason, never a silent
 -- fallback to the CPU.
 local ffi = require "ffi"
+local O = require "cinterp.options"
+
+O.declare{ name = "ci.cuda_available", topic = "Devices",
+  doc = [[Whether the engine can run on a GPU: true, or false and the reason (cinterp was built
+without CUDA, make CUDA=1; or no usable GPU). device = "cuda" options need it; they never fall
+back to the CPU in silence.]],
+  returns = { { "ok", "boolean", "" }, { "reason", "string", "why not, when ok is false" } },
+  example = [[local ok, why = ci.cuda_available()
+print(type(ok))  --> boolean]] }
+O.declare{ name = "ci.device_info", topic = "Devices",
+  doc = "A line about the GPU (name, memory), or nil and the reason.",
+  returns = { { "info", "string|nil", "" }, { "reason", "string", "why not, when info is nil" } },
+  example = [[local info, why = ci.device_info()
+print(info ~= nil or why ~= nil)  --> true]] }
 
 return function(ci)
   if ci._check_device then return end -- installed already (network.lua loads it early)

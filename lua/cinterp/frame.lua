@@ -23,6 +23,7 @@
 -- last (first/last non-missing), median, std (ddof 1), var, nunique. Missing
 -- values are skipped. Output: key columns, then aggregates in name order, one
 -- row per distinct key, sorted by key (numbers before strings, NaN last).
+local O = require "cinterp.options"
 local M = {}
 
 local nan = 0 / 0
@@ -63,8 +64,15 @@ local function list_columns(f)
 end
 
 local function unknown(where, f, name, level)
-  error(fmt("%s: unknown column '%s' (columns: %s)", where, tostring(name), list_columns(f)),
-        (level or 2) + 1)
+  local close = O.closest(tostring(name), f._names, 3)
+  local hint
+  if #close > 0 then
+    for k, c in ipairs(close) do close[k] = "'" .. c .. "'" end
+    hint = "did you mean " .. O.either(close) .. "?"
+  else
+    hint = "columns: " .. list_columns(f)
+  end
+  error(fmt("%s: unknown column '%s' (%s)", where, tostring(name), hint), (level or 2) + 1)
 end
 
 local function getcol(f, name, where)
@@ -423,11 +431,12 @@ function Frame:drop(names)
 end
 
 -- f:sort(cols, {descending = bool | {bool, ...}}): stable; NaN last either way.
+local SORT -- the declarations are at the end of the file
 function Frame:sort(names, opts)
   local where = "ci.frame:sort"
   names = namelist(self, names, where, "columns")
-  opts = opts or {}
-  local desc = opts.descending or opts.reverse
+  opts = O.check(SORT, opts)
+  local desc = opts.descending
   local cols, dsc = {}, {}
   for k, n in ipairs(names) do
     cols[k] = self._cols[n]
@@ -511,6 +520,9 @@ function AGG.nunique(v)
 end
 M.AGG = AGG
 
+-- the aggregates that compute with the values (the others also take strings)
+local NUMERIC_AGG = { sum = true, mean = true, median = true, var = true, std = true }
+
 local GroupBy = {}
 GroupBy.__index = GroupBy
 
@@ -577,6 +589,14 @@ function GroupBy:agg(spec)
                 tostring(name), concat(avail, ", ")), 2)
     end
     if f._cols[src] == nil then unknown(where, f, src) end
+    if NUMERIC_AGG[fn] then
+      for i, v in ipairs(f._cols[src]) do
+        if type(v) ~= "number" and not is_missing(v) then
+          error(fmt("%s: %s of column '%s' needs numbers, but row %d holds %s", where, fn, src, i,
+                    O.describe(v)), 2)
+        end
+      end
+    end
     for _, k in ipairs(self.keys) do
       if k == name then
         error(fmt("%s: output column '%s' is also a group key", where, name), 2)
@@ -631,16 +651,13 @@ end
 -- Rows come in the order of the left frame (right frame for how = "right"),
 -- each matched with the other frame's rows in their order; "outer" appends the
 -- unmatched right rows. on = nil joins on the common columns.
+local JOIN
 function Frame:join(other, on, opts)
   local where = "ci.frame:join"
   if not is_frame(other) then error(where .. ": other must be a frame, got " .. type(other), 2) end
   if type(on) == "table" and on[1] == nil and opts == nil then on, opts = nil, on end
-  opts = opts or {}
-  local how = opts.how or "inner"
-  if how ~= "inner" and how ~= "left" and how ~= "right" and how ~= "outer" then
-    error(where .. ": how must be \"inner\", \"left\", \"right\" or \"outer\", got " ..
-          tostring(how), 2)
-  end
+  opts = O.check(JOIN, opts)
+  local how = opts.how
   if on == nil then
     on = {}
     for _, n in ipairs(self._names) do if other._cols[n] then on[#on + 1] = n end end
@@ -648,7 +665,7 @@ function Frame:join(other, on, opts)
   end
   on = namelist(self, on, where, "on")
   namelist(other, on, where .. " (right frame)", "on")
-  local suffixes = opts.suffixes or {"_x", "_y"}
+  local suffixes = opts.suffixes
   local iskey = {}
   for _, k in ipairs(on) do iskey[k] = true end
 
@@ -888,12 +905,19 @@ end
 -- ---- reshape
 
 -- long format: for each value column (in order), every row: id columns, var, value
+-- a table with named fields: the options form of melt and pivot
+local function named_form(x)
+  if type(x) ~= "table" or getmetatable(x) ~= nil then return false end
+  for k in pairs(x) do if type(k) == "string" then return true end end
+  return false
+end
+
+local MELT, PIVOT
 function Frame:melt(id_vars, value_vars, var_name, value_name)
   local where = "ci.frame:melt"
-  if type(id_vars) == "table" and id_vars.id_vars then   -- table form
-    local o = id_vars
-    id_vars, value_vars, var_name, value_name = o.id_vars, o.value_vars, o.var_name, o.value_name
-  end
+  local o = named_form(id_vars) and O.check(MELT, id_vars) or   -- the table form
+    O.check(MELT, { id_vars = id_vars, value_vars = value_vars, var_name = var_name, value_name = value_name })
+  id_vars, value_vars, var_name, value_name = o.id_vars, o.value_vars, o.var_name, o.value_name
   id_vars = namelist(self, id_vars or {}, where, "id_vars")
   local isid = {}
   for _, n in ipairs(id_vars) do isid[n] = true end
@@ -903,7 +927,6 @@ function Frame:melt(id_vars, value_vars, var_name, value_name)
   else
     value_vars = namelist(self, value_vars, where, "value_vars")
   end
-  var_name, value_name = var_name or "variable", value_name or "value"
   local nr, nv = self._nrow, #value_vars
   local total = nr * nv
   local names, cols = {}, {}
@@ -939,10 +962,9 @@ end
 -- distinct `columns` value (sorted, named by its text); absent cells missing
 function Frame:pivot(index, columns, values)
   local where = "ci.frame:pivot"
-  if type(index) == "table" and index.index then
-    local o = index
-    index, columns, values = o.index, o.columns, o.values
-  end
+  local o = named_form(index) and O.check(PIVOT, index) or
+    O.check(PIVOT, { index = index, columns = columns, values = values })
+  index, columns, values = o.index, o.columns, o.values
   local ic = getcol(self, index, where)
   local cc = getcol(self, columns, where)
   if values == nil then
@@ -1007,9 +1029,11 @@ end
 
 -- true when both frames have the same columns in the same order and equal cells
 -- (NaN equals NaN); otherwise false and a reason. opts.tol: relative tolerance.
+local EQUALS
 function Frame:equals(other, opts)
+  opts = O.check(EQUALS, opts)
   if not is_frame(other) then return false, "other is not a frame" end
-  local tol = opts and opts.tol
+  local tol = opts.tol
   if #self._names ~= #other._names then
     return false, fmt("%d columns vs %d", #self._names, #other._names)
   end
@@ -1051,9 +1075,10 @@ local function cell_text(v)
   return tostring(v)
 end
 
+local TOSTRING
 function Frame:tostring(opts)
-  opts = opts or {}
-  local maxrows, maxcols = opts.max_rows or 10, opts.max_cols or 8
+  opts = O.check(TOSTRING, opts)
+  local maxrows, maxcols = opts.max_rows, opts.max_cols
   local nr, nc = self._nrow, #self._names
   local ridx, cidx = {}, {}
   if nr > maxrows then
@@ -1129,6 +1154,171 @@ local function guard_self(name, fn)
 end
 for name, fn in pairs(Frame) do Frame[name] = guard_self(name, fn) end
 setmetatable(Frame, { __newindex = function(t, name, fn) rawset(t, name, guard_self(name, fn)) end })
+
+-- ------------------------------------------------------------ declarations (help, docs/API.md)
+
+O.define_type("frame", "a frame", is_frame)
+O.add_describer(function(v)
+  if is_frame(v) then return fmt("a frame (%d rows x %d columns)", v._nrow, #v._names) end
+end)
+
+local TOPIC = "Frames"
+O.class{ prefix = "frame", var = "f", name = "ci.frame", methods = Frame, is = is_frame, topic = TOPIC,
+  doc = [[A frame (ci.frame) is a column-oriented table, the stand-in for a pandas
+DataFrame: named columns of equal length, each a plain Lua array of numbers or strings.
+Missing values are NaN in numeric columns and "" in string columns. f.col or f[col] is a
+column's array (f:col(name) when the name is also a method's); f[col] = array adds or
+replaces a column in place; every verb returns a new frame and leaves f untouched.]] }
+
+O.declare{ name = "ci.frame", topic = TOPIC,
+  doc = [[A new frame from a table of columns {name = array, ...} (copied); the columns
+come in name order unless order lists them.]],
+  args = { { "columns", "table", "{name = Lua array, ...}, all of one length" },
+           { "order", "array", "the column names in the order wanted", optional = true } },
+  returns = { { "f", "frame", "" } },
+  example = [[local f = ci.frame({name = {"a", "b"}, score = {1, 2}}, {"score", "name"})
+print(f:nrow(), f:columns()[1])  --> 2 score]] }
+O.declare{ name = "ci.frame.from_rows", topic = TOPIC,
+  doc = "A new frame from rows: arrays of values in column order, or tables keyed by column name.",
+  args = { { "columns", "array", "the column names" }, { "rows", "array", "the rows" } },
+  returns = "f",
+  example = [[local f = ci.frame.from_rows({"x", "y"}, {{1, "a"}, {x = 2, y = "b"}})
+print(f.y[2])  --> b]] }
+O.declare{ name = "ci.is_frame", topic = TOPIC, doc = "Whether x is a frame.", args = "x", returns = "boolean",
+  aliases = { "ci.frame.is_frame" },
+  example = [[print(ci.is_frame(ci.frame{}), ci.is_frame({}))  --> true false]] }
+
+local EX = [[local f = ci.frame{name = {"a", "b", "c"}, team = {"x", "y", "x"}, score = {3, 1, 2}}
+]]
+O.declare_methods("frame", TOPIC, {
+  { "nrow", "", "integer", "The number of rows.", EX .. "print(f:nrow())  --> 3" },
+  { "ncol", "", "integer", "The number of columns.", EX .. "print(f:ncol())  --> 3" },
+  { "shape", "", "nrow, ncol", "The numbers of rows and columns.", EX .. "print(f:shape())  --> 3 3" },
+  { "columns", "", "array", "The column names in order (a copy).", EX .. "print(f:columns()[1])  --> name" },
+  { "has_column", "name", "boolean", "Whether f has a column of that name.", EX .. "print(f:has_column('team'))  --> true" },
+  { "col", "name", "array", "The column's array (not a copy); an unknown name is an error.",
+    EX .. "print(f:col('score')[3])  --> 2" },
+  { "dtypes", "", "table", '{name = "number" | "string"} for every column.', EX .. "print(f:dtypes().score)  --> number" },
+  { "row", "i", "table", "Row i as a table {column = value}.", EX .. "print(f:row(2).name)  --> b" },
+  { "to_rows", "", "array", "Every row as a table {column = value}.", EX .. "print(#f:to_rows())  --> 3" },
+  { "iterrows", "", "iterator", "for i, row in f:iterrows() do ... end: the rows in order.",
+    EX .. "local total = 0\nfor _, r in f:iterrows() do total = total + r.score end\nprint(total)  --> 6" },
+  { "copy", "", "frame", "A copy (columns copied).", EX .. "print(f:copy():equals(f))  --> true" },
+  { "head", "n?", "frame", "The first n rows (default 5).", EX .. "print(f:head(2):nrow())  --> 2" },
+  { "tail", "n?", "frame", "The last n rows (default 5).", EX .. "print(f:tail(1).name[1])  --> c" },
+  { "filter", "pred", "frame",
+    "The rows kept by pred: a function(row, i) -> boolean, a table {column = value or {values}} (every condition must hold) or a boolean mask.",
+    EX .. [[print(f:filter{team = "x"}:nrow())  --> 2
+print(f:filter(function(r) return r.score > 1 end):nrow())  --> 2]] },
+  { "select", "columns", "frame", "The given columns (a name or an array of names), in that order.",
+    EX .. "print(f:select{'score', 'name'}:columns()[1])  --> score" },
+  { "drop", "columns", "frame", "f without the given columns.", EX .. "print(f:drop('team'):ncol())  --> 2" },
+  { "groupby", "keys, spec?", "groupby|frame",
+    "Groups the rows by the values of the key columns (sorted; NaN last); with spec, gb:agg(spec) at once. See help\"groupby\".",
+    EX .. [[local g = f:groupby("team"):agg{best = {"max", "score"}}
+print(g.team[1], g.best[1])  --> x 3]], { "frame:group_by" } },
+  { "add_column", "name, values", "frame",
+    "A new frame with the column added (or replaced): values an array, a function(row, i) or one value for every row.",
+    EX .. "print(f:add_column('double', function(r) return 2 * r.score end).double[1])  --> 6", { "frame:with_column" } },
+  { "mutate", "spec", "frame", "Several add_column at once: {name = array | function(row, i) | value}.",
+    EX .. "print(f:mutate{one = 1}.one[3])  --> 1" },
+  { "map", "name, mapping", "array",
+    "The column's values mapped through a table (absent keys give a missing value) or a function(value, i).",
+    EX .. "print(f:map('team', {x = 'home'})[1])  --> home" },
+  { "rename", "map", "frame", "Columns renamed: {old = new}.", EX .. "print(f:rename{score = 'points'}:has_column('points'))  --> true" },
+  { "concat", "...", "frame",
+    "The rows of f, then of each other frame (or of one array of frames); columns are the union, absent ones missing.",
+    EX .. "print(f:concat(f, f):nrow())  --> 9" },
+  { "unique", "name", "array", "The distinct values of a column, in order of first appearance.",
+    EX .. "print(#f:unique('team'))  --> 2" },
+  { "value_counts", "name", "table, array", "{value = count} and the distinct values by count (most first).",
+    EX .. "local counts, order = f:value_counts('team')\nprint(counts.x, order[1])  --> 2 x" },
+})
+
+SORT = O.declare{ name = "frame:sort", where = "ci.frame:sort", topic = TOPIC, aliases = { "frame:sort_values" },
+  doc = "The rows sorted by the given columns (stable; NaN last either way).",
+  args = { { "columns", "string|array", "the sort keys, most significant first" } },
+  opts = { { "descending", "boolean|array", false, "descending order (one boolean per key, or one for all)",
+             alias = "reverse" } },
+  returns = "frame",
+  example = EX .. [[print(f:sort("score").name[1])  --> b
+print(f:sort({"team", "score"}, {descending = {false, true}}).name[1])  --> a]] }
+JOIN = O.declare{ name = "frame:join", where = "ci.frame:join", topic = TOPIC, aliases = { "frame:merge" },
+  doc = [[The rows of f matched with those of other on equal key values (pandas' merge): in
+the order of f (of other for how = "right"), each with the matching rows of other in their
+order; "outer" appends the unmatched rows of other. on defaults to the columns both share;
+other columns of the same name get the suffixes.]],
+  args = { { "other", "frame", "the right frame" },
+           { "on", "string|array", "the key columns (default: the shared ones)", optional = true } },
+  opts = { { "how", { "inner", "left", "right", "outer" }, "inner", "which unmatched rows are kept" },
+           { "suffixes", "array", { "_x", "_y" }, "appended to clashing column names of f and of other" } },
+  returns = "frame",
+  example = EX .. [[local teams = ci.frame{team = {"x", "y"}, city = {"Oslo", "Rome"}}
+print(f:join(teams, "team").city[2])  --> Rome
+print(f:join(teams, {how = "left"}):nrow())  --> 3]] }
+MELT = O.declare{ name = "frame:melt", where = "ci.frame:melt", topic = TOPIC,
+  signature = "f:melt(id_vars?, value_vars?, var_name?, value_name?) or f:melt(opts) -> frame",
+  doc = [[The long format: for each value column in turn, every row as the id columns, the
+value column's name (var_name) and its value (value_name). The arguments may also come as one
+table of named options.]],
+  opts = { { "id_vars", "string|array", nil, "the columns kept as identifiers", default_text = "none" },
+           { "value_vars", "string|array", nil, "the columns melted", default_text = "all others" },
+           { "var_name", "string", "variable", "the name of the column of column names" },
+           { "value_name", "string", "value", "the name of the column of values" } },
+  returns = "frame",
+  example = EX .. [[local long = f:melt{id_vars = "name", value_vars = {"score"}}
+print(long:nrow(), long.variable[1], long.value[1])  --> 3 score 3]] }
+PIVOT = O.declare{ name = "frame:pivot", where = "ci.frame:pivot", topic = TOPIC,
+  signature = "f:pivot(index, columns, values?) or f:pivot(opts) -> frame",
+  doc = [[The wide format: one row per distinct index value (sorted), one column per distinct
+value of the columns column (sorted, named by its text), holding values (absent cells
+missing). values defaults to the one column left.]],
+  opts = { { "index", "string", nil, "the column whose values become rows", default_text = "required" },
+           { "columns", "string", nil, "the column whose values become columns", default_text = "required" },
+           { "values", "string", nil, "the column of the cells", default_text = "the one left" } },
+  returns = "frame",
+  example = [[local long = ci.frame{odour = {"a", "a", "b"}, glom = {"DA1", "DL5", "DA1"}, r = {1, 2, 3}}
+local wide = long:pivot("glom", "odour", "r")
+print(wide.glom[1], wide.a[1], wide.b[1])  --> DA1 1 3]] }
+EQUALS = O.declare{ name = "frame:equals", where = "ci.frame:equals", topic = TOPIC,
+  doc = [[Whether other has the same columns in the same order and equal cells (NaN equals
+NaN); when not, false and the first difference. f == g is the same without tolerance.]],
+  args = { { "other", "frame", "the frame to compare with" } },
+  opts = { { "tol", "number >= 0", nil, "relative tolerance for numbers", default_text = "exact" } },
+  returns = "boolean, reason",
+  example = EX .. [[local g = f:copy()
+g.score[1] = 3.0000001
+print(f:equals(g))  --> false column 'score' row 1: 3 vs 3.0000001
+print(f:equals(g, {tol = 1e-6}))  --> true]] }
+TOSTRING = O.declare{ name = "frame:tostring", where = "ci.frame:tostring", topic = TOPIC,
+  doc = "The frame as aligned text, long frames and wide ones abbreviated with ...; tostring(f) uses the defaults.",
+  opts = { { "max_rows", "integer >= 1", 10, "rows shown before abbreviating" },
+           { "max_cols", "integer >= 1", 8, "columns shown before abbreviating" } },
+  returns = "string",
+  example = EX .. [[print(f:tostring{max_rows = 2}:match("%[(.-)%]"))  --> 3 rows x 3 columns]] }
+
+-- group-by objects
+O.class{ prefix = "groupby", var = "gb", name = "frame:groupby", methods = GroupBy,
+  is = function(v) return getmetatable(v) == GroupBy end, topic = TOPIC,
+  doc = [[A group-by (f:groupby(keys)) holds the rows of a frame by the values of key
+columns; gb:agg{...} or one of the aggregate methods makes a frame with one row per group
+(sorted by key), missing values skipped.]] }
+local GB = EX .. 'local gb = f:select{"team", "score"}:groupby("team")\n'
+O.declare_methods("groupby", TOPIC, {
+  { "agg", "spec", "frame",
+    'Aggregates: spec maps an output column to {"function", "column"} or to a function name (the column of the same name). Functions: mean, sum, count (non-missing), size (rows), min, max, first, last, median, std (ddof 1), var, nunique, or a Lua function(values, n).',
+    GB .. [[local g = gb:agg{mean_score = {"mean", "score"}, n = {"size", "score"}}
+print(g.mean_score[1], g.n[2])  --> 2.5 1]] },
+  { "ngroups", "", "integer", "The number of groups.", GB .. "print(gb:ngroups())  --> 2" },
+  { "size", "", "frame", "The number of rows of each group (column size).", GB .. "print(gb:size().size[1])  --> 2" },
+})
+local AGG_METHODS = {}
+for _, fname in ipairs { "mean", "sum", "count", "min", "max", "first", "last", "median", "std", "var", "nunique" } do
+  AGG_METHODS[#AGG_METHODS + 1] = { fname, "", "frame",
+    fmt("The %s of every non-key column per group (as gb:agg with \"%s\").", fname, fname),
+    GB .. fmt("print(gb:%s():nrow())  --> 2", fname) }
+end
+O.declare_methods("groupby", TOPIC, AGG_METHODS)
 
 M.is_frame = is_frame
 M.kind_of = kind_of

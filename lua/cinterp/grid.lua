@@ -14,11 +14,56 @@
 -- cap, every element above cap_value becomes cap_value (as the reference, the
 -- whole tensor). In output_grid_data's matrices row j is s2 = sc[j] and column i
 -- is s1 = sc[i]; the figure draws row 1 at the bottom, so s2 grows upwards.
+local O = require "cinterp.options"
+local TOPIC = "Grid inputs"
+
+local MAKE = O.declare{ name = "ci.make_grid_inputs", topic = TOPIC,
+  doc = [[Two input patterns swept over a grid of strengths (the reference's make_grid_inputs,
+1-based): s1 and s2 each run over linspace(0, 1, grid_size); batch k = (j - 1) * grid_size + i
+holds s1 = s[i], s2 = s[j] (s1 varies fastest) and, at each listed timepoint, the input
+v1 * s1 + v2 * s2 (0 at the other timepoints); with cap, values above cap_value become
+cap_value.]],
+  args = { { "v1", "array|tensor", "the first pattern, one value per sensory neuron" },
+           { "v2", "array|tensor", "the second pattern, as long as v1" },
+           { "num_layers", "integer >= 1", "the model's number of layers" } },
+  opts = { { "grid_size", "integer >= 2", 10, "strengths per axis (the grid has grid_size^2 points)" },
+           { "timepoints", "integer|array", 1, "the timestep(s) that get the input (1-based)" },
+           { "cap", "boolean", true, "cap the input at cap_value" },
+           { "cap_value", "number", 1, "the largest input value when cap is on" } },
+  returns = { { "inputs", "tensor", "(grid_size^2, #v1, num_layers)" },
+              { "coords", "array", "coords[k] = {s1, s2} of batch k" } },
+  example = [[local x, coords = ci.make_grid_inputs({1, 0}, {0, 1}, 2, {grid_size = 3})
+print(x:size(1), coords[2][1], coords[2][2], x:get(6, 2, 1))  --> 9 0.5 0 0.5]] }
+
+O.declare{ name = "ci.output_grid_data", topic = TOPIC,
+  doc = [[The mean activation of the selected neurons at each grid point, one matrix per
+layer (the reference's output_grid_data): row j is s2 = s[j], column i is s1 = s[i].]],
+  args = { { "outputs", "tensor", "(grid_size^2, n, num_layers), the forward of make_grid_inputs' inputs" },
+           { "coords", "array", "the coordinates from make_grid_inputs" },
+           { "selected", "integer|array", "the neuron(s) to average (1-based)" } },
+  returns = { { "maps", "array", "num_layers tensors (grid_size, grid_size)" } },
+  example = [[local x, coords = ci.make_grid_inputs({1}, {0.5}, 1, {grid_size = 2})
+local maps = ci.output_grid_data(x, coords, 1)       -- the input itself as the "output"
+print(maps[1]:get(2, 2), maps[1]:get(1, 2))  --> 1 1]] }
+
+local PLOT = O.declare{ name = "ci.plot_output_grid", topic = TOPIC,
+  doc = [[A heat map of output_grid_data (the reference's plot_output_grid): v1's strength
+across, v2's upwards, one panel per layer unless layer is given.]],
+  args = { { "outputs", "tensor", "(grid_size^2, n, num_layers)" },
+           { "coords", "array", "the coordinates from make_grid_inputs" },
+           { "selected", "integer|array", "the neuron(s) to average (1-based)" } },
+  opts = { { "xlab", "string", "v1 Activation", "the x axis label" },
+           { "ylab", "string", "v2 Activation", "the y axis label" },
+           { "title", "string", nil, "the figure's title", default_text = "names the selected neurons" },
+           { "show_values", "boolean", false, "print each cell's value" },
+           { "layer", "integer >= 1", nil, "draw only this layer", default_text = "every layer" } },
+  returns = "figure",
+  example = [[local x, coords = ci.make_grid_inputs({1}, {0.5}, 2, {grid_size = 3})
+local fig = ci.plot_output_grid(x, coords, 1, {layer = 1})
+print(fig.kind)  --> output_grid]] }
+
 return function(ci)
   local fmt, floor = string.format, math.floor
-  local check_options = ci._plot.check_options
-
-  local function default(v, d) if v == nil then return d end return v end
 
   local function is_int(v) return type(v) == "number" and v == floor(v) and v == v and v ~= math.huge end
 
@@ -72,18 +117,9 @@ return function(ci)
   --- ci.make_grid_inputs(v1, v2, num_layers, opts) -> inputs, coords
   function ci.make_grid_inputs(v1, v2, num_layers, opts)
     local where = "ci.make_grid_inputs"
-    opts = check_options(where, opts, { "grid_size", "timepoints", "cap", "cap_value" })
-    local G = default(opts.grid_size, 10)
-    local timepoints = default(opts.timepoints, 1)
-    local cap = default(opts.cap, true)
-    local cap_value = default(opts.cap_value, 1)
-    if not is_int(G) or G < 2 then
-      error(fmt("%s: grid_size must be a whole number >= 2, got %s", where, tostring(G)), 2)
-    end
-    if type(cap) ~= "boolean" then error(fmt("%s: cap must be true or false, got %s", where, type(cap)), 2) end
-    if type(cap_value) ~= "number" or cap_value ~= cap_value then
-      error(fmt("%s: cap_value must be a number, got %s", where, tostring(cap_value)), 2)
-    end
+    opts = O.check(MAKE, opts)
+    local G, timepoints, cap, cap_value = opts.grid_size, opts.timepoints, opts.cap, opts.cap_value
+    if cap_value ~= cap_value then error(where .. ": cap_value must be a number, got nan", 2) end
     local a, b = vector(where, "v1", v1), vector(where, "v2", v2)
     if #a ~= #b then
       error(fmt("%s: v1 and v2 must have the same length, got %d and %d", where, #a, #b), 2)
@@ -220,18 +256,8 @@ return function(ci)
   --- output_grid_data per layer (or of one layer), v1's strength across, v2's upwards.
   function ci.plot_output_grid(outputs, coords, selected, opts)
     local where = "ci.plot_output_grid"
-    opts = check_options(where, opts, { "xlab", "ylab", "title", "show_values", "layer" })
-    local xlab = default(opts.xlab, "v1 Activation")
-    local ylab = default(opts.ylab, "v2 Activation")
-    local show_values = default(opts.show_values, false)
-    for _, k in ipairs { "xlab", "ylab", "title" } do
-      if opts[k] ~= nil and type(opts[k]) ~= "string" then
-        error(fmt("%s: %s must be a string, got %s", where, k, type(opts[k])), 2)
-      end
-    end
-    if type(show_values) ~= "boolean" then
-      error(fmt("%s: show_values must be true or false, got %s", where, type(show_values)), 2)
-    end
+    opts = O.check(PLOT, opts)
+    local xlab, ylab, show_values = opts.xlab, opts.ylab, opts.show_values
     local maps, G, sel = grid_data(where, outputs, coords, selected)
     local layers = {}
     if opts.layer ~= nil then

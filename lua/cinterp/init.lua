@@ -26,6 +26,7 @@ local modules = {
   "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
   "grid",
+  "help",   -- last: ci.help and the declarations' name resolution (cinterp.options)
 }
 modules[#modules + 1] = "screen" -- ci.screen, ci.screen_merge (screen*.lua)
 

@@ -9,12 +9,95 @@
 local fmt, huge = string.format, math.huge
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 
+local O = require "cinterp.options"
+local TOPIC = "Paths"
+
+local AGGREGATES = { "mean", "sum", "max", "min" }
+local GET_FOR_PATH = O.declare{ name = "ci.get_activations_for_path", where = "get_activations_for_path",
+  topic = TOPIC,
+  doc = [[The path frame with the activations of each row's pre and post node added
+(pre_activation, post_activation; nodes are groups, a node's activation the mean over its
+neurons). A row of layer l reads its pre node in activation column l - 1 + activation_start
+and its post node in column l + activation_start; column 0 is the model input, which needs
+model_in and sensory_indices. With aggregate, or for a 1-d activations, each neuron's
+activations over time are first reduced to one value.]],
+  args = { { "path", "frame", "columns pre, post, layer (e.g. from a path search)" },
+           { "activations", "tensor", "(n, T) or (n)" } },
+  opts = { { "model_in", "tensor|table", nil, "the model input (S, T), for layer-1 rows" },
+           { "sensory_indices", "array|tensor", nil, "the neuron of each input row" },
+           { "idx_to_group", "table", nil, "the group of each neuron (the path's node names)",
+             default_text = "each neuron alone" },
+           { "activation_start", "integer", 0, "the activation column of the path's first layer, minus 1" },
+           { "aggregate", O.checker("\"mean\", \"sum\", \"max\", \"min\" or a function", function(v)
+               if type(v) == "function" then return true end
+               for _, a in ipairs(AGGREGATES) do if v == a then return true end end
+               return false
+             end), nil, "reduce each neuron's activations over time first", default_text = "none" } },
+  returns = "frame",
+  example = [[local acts = ci.tensor{{0.5, 0.25}, {1, 0.75}, {0, 1}}    -- 3 neurons x 2 layers
+local path = ci.frame{pre = {1, 2}, post = {2, 3}, layer = {2, 2}, weight = {0.5, 0.5}}
+local df = ci.get_activations_for_path(path, acts)
+print(df.pre_activation[1], df.post_activation[1], df.post_activation[2])  --> 0.5 0.75 1]] }
+
+O.declare{ name = "ci.activated_path_for_ngl", where = "activated_path_for_ngl", topic = TOPIC,
+  doc = [[The nodes of an activated path in long format for Neuroglancer: columns neuron_id,
+layer and activation, the pre nodes of the first layer then the post nodes of every layer
+(post nodes of layer l get layer l + 1), each (node, activation) once per layer.]],
+  args = { { "path", "frame", "columns pre, post, layer, pre_activation, post_activation" } },
+  returns = "frame",
+  example = [[local p = ci.frame{pre = {1}, post = {2}, layer = {1}, pre_activation = {0.5}, post_activation = {0.25}}
+local ngl = ci.activated_path_for_ngl(p)
+print(ngl:nrow(), ngl.layer[2], ngl.activation[2])  --> 2 2 0.25]] }
+
+local TO_DF_OPTS = {
+  { "inidx_mapping", "table", nil, "the group of each neuron as a pre node", default_text = "each neuron alone" },
+  { "outidx_mapping", "table", nil, "the group of each neuron as a post node", default_text = "inidx_mapping" },
+  { "activation_threshold", "number", 0, "group activations below it are left out (0: keep all)" },
+  { "connectivity_threshold", "number", 0, "group connections weaker than it are left out" },
+  { "high_ram", "boolean", true, "compute the group connectivity once for every layer (faster, more memory)" },
+  { "sorted_sensory", "boolean", false,
+    "pair input rows with sensory_indices in ascending order, as the reference does (it sorts them)" },
+}
+local TO_DF = O.declare{ name = "ci.activations_to_df", where = "activations_to_df", topic = TOPIC,
+  doc = [[The paths a model's activity takes through the connectome, by group: one row per
+connection from an active pre group to an active post group at each layer, with columns pre,
+post, weight (the input proportion summed over the pre group, averaged over the post group),
+layer (1 = out of the input) and the two groups' mean activations. Activations below
+activation_threshold and connections below connectivity_threshold are dropped.]],
+  args = { { "inprop", "sparse|tensor", "n x n, pre in rows" },
+           { "model_input", "tensor", "(S, T) input" },
+           { "out", "tensor", "(n, T) activations" },
+           { "sensory_indices", "array|tensor", "the neuron of each input row" } },
+  opts = TO_DF_OPTS,
+  returns = "frame",
+  example = [[local inprop = ci.sparse({1, 2}, {2, 3}, {1, 1}, 3, 3)   -- the chain 1 -> 2 -> 3
+local x = ci.tensor{{1, 0}}                                   -- neuron 1 is the input
+local out = ci.tensor{{0, 0}, {1, 0}, {0, 1}}                -- 2 active at layer 1, 3 at layer 2
+local paths = ci.activations_to_df(inprop, x, out, {1}, {activation_threshold = 0.01})
+print(paths:nrow(), paths.pre[2], paths.post[2], paths.layer[2], paths.weight[2])  --> 2 2 3 2 1]] }
+
+local TO_DF_BATCHED = O.declare{ name = "ci.activations_to_df_batched", where = "activations_to_df_batched",
+  topic = TOPIC,
+  doc = [[activations_to_df for every batch of a (B, S, T) input and its (B, n, T)
+activations, the rows of each batch in turn with a batch column (1-based).]],
+  args = { { "inprop", "sparse|tensor", "n x n, pre in rows" },
+           { "opt_in", "tensor", "(B, S, T) input" },
+           { "out", "tensor", "(B, n, T) activations" },
+           { "sensory_indices", "array|tensor", "the neuron of each input row" } },
+  opts = TO_DF_OPTS,
+  returns = "frame",
+  example = [[local inprop = ci.sparse({1, 2}, {2, 3}, {1, 1}, 3, 3)
+local x = ci.tensor{{{1, 0}}, {{0, 0}}}                      -- 2 batches; only the first drives
+local out = ci.tensor{{{0, 0}, {1, 0}, {0, 1}}, {{0, 0}, {0, 0}, {0, 0}}}
+local paths = ci.activations_to_df_batched(inprop, x, out, {1}, {activation_threshold = 0.01})
+print(paths:nrow(), paths.batch[1])  --> 2 1]] }
+
 return function(ci)
   local D = ci._data
   if not D then error("cinterp.paths needs cinterp.data", 2) end
   local keystr, less = D.keystr, D.less
   local as_tensor, as_list, group_lookup = D.as_tensor, D.as_list, D.group_lookup
-  local frame, opts_table = D.frame, D.opts_table
+  local frame = D.frame
 
   local function is_int(v) return type(v) == "number" and v == v and v % 1 == 0 end
 
@@ -42,29 +125,18 @@ return function(ci)
   function ci.get_activations_for_path(path, activations, opts)
     local where = "get_activations_for_path"
     check_path(path, where, { "pre", "post", "layer" })
-    opts = opts_table(opts, where)
+    opts = O.check(GET_FOR_PATH, opts)
     local acts = as_tensor(activations, where, "activations", { 1, 2 })
     local n = tonumber(acts.shape[0])
     local T = acts.ndim == 2 and tonumber(acts.shape[1]) or 1
     local data = acts.data
-    local start = opts.activation_start or 0
-    if not is_int(start) then
-      error(fmt("%s: activation_start must be an integer, got %s", where, tostring(start)), 2)
-    end
+    local start = opts.activation_start
     -- value(i, c): activation of neuron i in (1-based) column c
     local aggregated = T == 1 or opts.aggregate ~= nil
     local value
     if aggregated and T > 1 then
       local fn = opts.aggregate
-      if type(fn) == "string" then
-        fn = AGG[fn]
-        if not fn then
-          error(fmt("%s: aggregate must be 'mean', 'sum', 'max', 'min' or a function, got '%s'", where,
-                    opts.aggregate), 2)
-        end
-      elseif type(fn) ~= "function" then
-        error(fmt("%s: aggregate must be a string or a function, got %s", where, type(fn)), 2)
-      end
+      if type(fn) == "string" then fn = AGG[fn] end
       local agg = {}
       for i = 1, n do
         local v = {}
@@ -316,8 +388,8 @@ return function(ci)
   end
 
   local function common(where, inprop, model_input, out, sensory_indices, opts, dims)
+    opts = O.check(dims == 3 and TO_DF_BATCHED or TO_DF, opts, 3)
     inprop = prep_inprop(inprop, where)
-    opts = opts_table(opts, where)
     local n = inprop:size(1)
     local x = as_tensor(model_input, where, dims == 3 and "opt_in" or "model_input", { dims })
     local o = as_tensor(out, where, "out", { dims })
@@ -339,12 +411,7 @@ return function(ci)
       or inkey
     local postsize = {}
     for i = 1, n do postsize[outkey[i]] = (postsize[outkey[i]] or 0) + 1 end
-    local thr = opts.activation_threshold or 0
-    local cthr = opts.connectivity_threshold or 0
-    if type(thr) ~= "number" then error(where .. ": activation_threshold must be a number", 3) end
-    if type(cthr) ~= "number" then error(where .. ": connectivity_threshold must be a number", 3) end
-    local high_ram = opts.high_ram
-    if high_ram == nil then high_ram = true end
+    local thr, cthr, high_ram = opts.activation_threshold, opts.connectivity_threshold, opts.high_ram
     return inprop, x, o, sens, inkey, outkey, postsize, thr, cthr, high_ram
   end
 

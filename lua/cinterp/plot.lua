@@ -3,7 +3,9 @@
 -- a gnuplot script whose data travel inline as datablocks ($P1T1 << EOD) and
 -- pipes it to a gnuplot subprocess.
 --
---   fig:save(path)     renders by extension: .png (pngcairo), .svg, .pdf (pdfcairo)
+--   fig:save(path)     renders by extension: .png (pngcairo), .svg, .pdf (pdfcairo),
+--                      .html (the canvas terminal: a page that needs no other file,
+--                      with zoom and a mouse readout in each panel; plot_html.lua)
 --   fig:show()         a window (wxt/qt/x11, whichever exists) when DISPLAY is set,
 --                      else gnuplot's dumb terminal printed, sized to the terminal
 --   fig:text{width=, height=}  the dumb terminal output as a string
@@ -27,10 +29,18 @@
 -- characters with a key (image_dumb). Option tables are checked by hand
 -- (check_options, also used by grid.lua) until the library declares its options.
 --
+-- The HTML page cannot be one multiplot: gnuplot's mouse code knows the axes of
+-- the last plot only. Each panel, and the shared legend, is drawn by the canvas
+-- terminal as its own JavaScript function onto its own <canvas>, placed where
+-- the panel sits in the layout (html_boxes); heat maps are drawn `with
+-- image pixels` there (one rectangle per cell: the canvas terminal would write
+-- an image to an outside PNG and the browser would blur it).
+--
 -- gnuplot is run as `gnuplot SCRIPT 2>ERR` through io.popen; the script and the
 -- error text go through two os.tmpname() files that are removed at once (LuaJIT's
 -- pipe close() reports no exit status, so the status is echoed on stdout).
 local M = {}
+local html = require "cinterp.plot_html"
 
 local fmt, concat = string.format, table.concat
 local floor, ceil, max, min, huge = math.floor, math.ceil, math.max, math.min, math.huge
@@ -396,12 +406,15 @@ end
 local function value_text(v, im) return isfinite(v) and fmt(im.value_format or "%.2f", v) or "NaN" end
 
 -- a heat-map panel in a PNG / SVG / PDF: the matrix as an image, 1-based ticks
--- (or the row / column labels) thinned to fit, labelled axes and colour bar
-local function image_png(out, plots, p, panel, cw, chh, fs)
+-- (or the row / column labels) thinned to fit, labelled axes and colour bar.
+-- pixels: one filled rectangle per cell (the canvas terminal links an image to
+-- an outside PNG file and lets the browser blur it; rectangles stay sharp and zoom)
+local function image_png(out, plots, p, panel, cw, chh, fs, pixels)
   local im = panel.image
   if im.cbrange then out[#out + 1] = fmt("set cbrange [%s:%s]", num(im.cbrange[1]), num(im.cbrange[2])) end
   out[#out + 1] = im.palette == "diverging" and DIVERGING or SEQUENTIAL
-  out[#out + 1] = "set cblabel " .. quote(im.cblabel or "Value")
+  -- the canvas terminal's font is wider than gnuplot reckons: its colour-bar label moves out
+  out[#out + 1] = "set cblabel " .. quote(im.cblabel or "Value") .. (pixels and " offset 1.5,0" or "")
   out[#out + 1] = fmt("set xrange [0.5:%d.5]", im.ncol)
   if im.yup then out[#out + 1] = fmt("set yrange [0.5:%d.5]", im.nrow)   -- row 1 at the bottom
   else out[#out + 1] = fmt("set yrange [%d.5:0.5]", im.nrow) end          -- row 1 on top
@@ -434,7 +447,7 @@ local function image_png(out, plots, p, panel, cw, chh, fs)
     local xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w, xneed)
     out[#out + 1] = "set xtics " .. tics_list(xt, xn)
   end
-  plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image notitle", p)
+  plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image%s notitle", p, pixels and " pixels" or "")
   if im.show_values then
     plots[#plots + 1] = fmt("$P%dVAL using 1:2:3:4 with labels tc rgb variable font ',%d' notitle", p,
                             max(7, fs - 2))
@@ -603,16 +616,22 @@ local function trace_ticks(out, panel, cw, chh, fs, dumb)
   end
 end
 
--- the body of the script: data blocks, then the multiplot
-function Figure:script(opts)
-  opts = opts or {}
-  local dumb = opts.dumb
-  local W, H = opts.width or self.width, opts.height or self.height
-  local fs = self.fonts.base or 12
-  local tfs = self.fonts.title or 16
-  local out = { "# cinterp figure: " .. #self.panels .. " panel(s)",
-                "set datafile missing NaN", "" }
-  -- data blocks
+-- the figure's geometry in the terminal's units (pixels; characters in the dumb
+-- terminal): the title band, the shared legend, the margin, the panel cells
+local function layout(self, W, H, dumb)
+  local fs, tfs = self.fonts.base or 12, self.fonts.title or 16
+  local title_h = 0
+  if self.title then title_h = dumb and 2 or tfs * 2.2 end
+  local leg = legend_layout(self.legend, W, H, title_h, dumb, fs)
+  local leg_w, leg_h = leg and leg.w or 0, leg and leg.h or 0
+  local m = dumb and 0 or (self.style.margin or 0)   -- blank pixels around the panels
+  local grid_w, grid_h = W - leg_w - 2 * m, H - title_h - leg_h - 2 * m
+  return { W = W, H = H, fs = fs, tfs = tfs, title_h = title_h, leg = leg, leg_w = leg_w, leg_h = leg_h,
+           m = m, grid_w = grid_w, grid_h = grid_h, cw = grid_w / self.cols, chh = grid_h / self.rows }
+end
+
+-- the data blocks of every panel (a heat map's matrix only where gnuplot draws it)
+local function data_blocks(self, out, dumb)
   for p, panel in ipairs(self.panels) do
     for t, tr in ipairs(panel.traces or {}) do
       out[#out + 1] = fmt("$P%dT%d << EOD", p, t)
@@ -641,111 +660,128 @@ function Figure:script(opts)
     end
   end
   out[#out + 1] = ""
+end
 
-  -- geometry (screen fractions); in the dumb terminal 1 unit = 1 character
-  local title_h = 0
-  if self.title then title_h = dumb and 2 or tfs * 2.2 end
-  local leg = legend_layout(self.legend, W, H, title_h, dumb, fs)
-  local leg_w, leg_h = leg and leg.w or 0, leg and leg.h or 0
-  local m = dumb and 0 or (self.style.margin or 0)   -- blank pixels around the panels
-  local grid_w, grid_h = W - leg_w - 2 * m, H - title_h - leg_h - 2 * m
-  local cw, chh = grid_w / self.cols, grid_h / self.rows
+-- the width kept free after a heat map's colour-bar label, before the next panel
+local function panel_gap(panel, geo, dumb)
+  return (panel.image and not dumb) and min(geo.fs * 2, geo.cw * 0.05) or 0
+end
 
-  out[#out + 1] = "set multiplot" .. (self.title and (" title " .. quote(self.title)
-                  .. (dumb and "" or fmt(" font ',%d'", tfs))) or "")
-  for p, panel in ipairs(self.panels) do
-    local r = floor((p - 1) / self.cols)
-    local c = (p - 1) % self.cols
-    local x0 = (m + c * cw) / W
-    local y0 = (H - m - title_h - (r + 1) * chh) / H
-    out[#out + 1] = fmt("# panel %d", p)
-    out[#out + 1] = "reset"
-    out[#out + 1] = "set datafile missing NaN"
-    out[#out + 1] = fmt("set origin %.5f,%.5f", x0, y0)
-    -- a heat map keeps a gap after its colour-bar label, before the next panel
-    local gap = (panel.image and not dumb) and min(fs * 2, cw * 0.05) or 0
-    out[#out + 1] = fmt("set size %.5f,%.5f", (cw - gap) / W, chh / H)
-    out[#out + 1] = fmt("set border lw %.3g lc rgb '%s'", self.style.axislinewidth or 1.2,
-                        self.style.linecolor or "#000000")
-    out[#out + 1] = fmt("set tics nomirror out scale %.3g", (self.style.ticklen or 5) * 0.12)
-    out[#out + 1] = "set grid lt 1 lc rgb '#e6e6e6' lw 1"
-    if panel.title then
-      out[#out + 1] = "set title " .. quote(panel.title) .. (dumb and "" or fmt(" font ',%d'", fs + 1))
-    end
-    if panel.xlabel then out[#out + 1] = "set xlabel " .. quote(panel.xlabel) end
-    if panel.ylabel then out[#out + 1] = "set ylabel " .. quote(panel.ylabel) end
-    if panel.xrange and not panel.image then
-      out[#out + 1] = fmt("set xrange [%s:%s]", num(panel.xrange[1]), num(panel.xrange[2]))
-    end
-    if panel.yrange and not panel.image then
-      out[#out + 1] = fmt("set yrange [%s:%s]", num(panel.yrange[1]), num(panel.yrange[2]))
-    end
-    if panel.logy then
-      out[#out + 1] = "set logscale y"
-      out[#out + 1] = 'set format y "%g"'   -- 1e-05, not 0.0000100
-    end
-    if dumb then out[#out + 1] = "unset grid" end
-
-    local plots = {}
-    if panel.key then out[#out + 1] = panel.key
-    elseif leg or not (panel.traces and panel.traces[1] and panel.traces[1].key) then
-      out[#out + 1] = "unset key"
-    else
-      out[#out + 1] = "set key outside right top vertical Left reverse samplen 2"
-    end
-    if panel.image and not dumb then
-      -- missing values show as grey, not as a colour of the scale
-      out[#out + 1] = "set object 1 rectangle from graph 0,0 to graph 1,1 behind fc rgb '#bdbdbd' fs solid noborder"
-    else
-      out[#out + 1] = "unset object 1"
-    end
-
-    if panel.image and dumb then
-      -- whole characters: gnuplot maps screen fraction f to character round(f * (W - 1))
-      local box = { left = floor(c * cw + 0.5), right = floor((c + 1) * cw + 0.5) - 1,
-                    top = floor(H - 1 - title_h - r * chh + 0.5),
-                    bottom = floor(H - 1 - title_h - (r + 1) * chh + 0.5) + 1 }
-      image_dumb(out, plots, p, panel, box, W, H)
-    elseif panel.image then
-      image_png(out, plots, p, panel, cw, chh, fs)
-    else
-      trace_ticks(out, panel, cw, chh, fs, dumb)
-    end
-    for t, tr in ipairs(panel.traces or {}) do
-      local title = (tr.key and not leg) and (" title " .. quote((dumb and " " or "") .. shorten(label_of(tr.name), 32)))
-                    or " notitle"
-      plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t) .. with_clause(tr.mode, tr.color, tr) .. title
-    end
-    if #plots == 0 then plots[1] = "NaN notitle" end
-    out[#out + 1] = "plot " .. concat(plots, ", \\\n     ")
+-- the commands of panel p (grid row r, column c, from 0), placed at origin
+-- {x0, y0} with size {w, h} (screen fractions). to.dumb: the dumb terminal;
+-- to.pixels: heat maps as one rectangle per cell (the canvas terminal)
+local function panel_commands(self, out, p, r, c, geo, origin, size, to)
+  local panel, dumb, fs = self.panels[p], to.dumb, geo.fs
+  out[#out + 1] = fmt("# panel %d", p)
+  out[#out + 1] = "reset"
+  out[#out + 1] = "set datafile missing NaN"
+  out[#out + 1] = fmt("set origin %.5f,%.5f", origin[1], origin[2])
+  out[#out + 1] = fmt("set size %.5f,%.5f", size[1], size[2])
+  out[#out + 1] = fmt("set border lw %.3g lc rgb '%s'", self.style.axislinewidth or 1.2,
+                      self.style.linecolor or "#000000")
+  out[#out + 1] = fmt("set tics nomirror out scale %.3g", (self.style.ticklen or 5) * 0.12)
+  out[#out + 1] = "set grid lt 1 lc rgb '#e6e6e6' lw 1"
+  if panel.title then
+    out[#out + 1] = "set title " .. quote(panel.title) .. (dumb and "" or fmt(" font ',%d'", fs + 1))
   end
-  if leg then
-    -- the shared legend: a frameless panel of key entries beside / below the grid
-    local x0, y0, w, h
+  if panel.xlabel then out[#out + 1] = "set xlabel " .. quote(panel.xlabel) end
+  if panel.ylabel then out[#out + 1] = "set ylabel " .. quote(panel.ylabel) end
+  if panel.xrange and not panel.image then
+    out[#out + 1] = fmt("set xrange [%s:%s]", num(panel.xrange[1]), num(panel.xrange[2]))
+  end
+  if panel.yrange and not panel.image then
+    out[#out + 1] = fmt("set yrange [%s:%s]", num(panel.yrange[1]), num(panel.yrange[2]))
+  end
+  if panel.logy then
+    out[#out + 1] = "set logscale y"
+    out[#out + 1] = 'set format y "%g"'   -- 1e-05, not 0.0000100
+  end
+  if dumb then out[#out + 1] = "unset grid" end
+
+  local plots, leg = {}, geo.leg
+  if panel.key then out[#out + 1] = panel.key
+  elseif leg or not (panel.traces and panel.traces[1] and panel.traces[1].key) then
+    out[#out + 1] = "unset key"
+  else
+    out[#out + 1] = "set key outside right top vertical Left reverse samplen 2"
+  end
+  if panel.image and not dumb then
+    -- missing values show as grey, not as a colour of the scale
+    out[#out + 1] = "set object 1 rectangle from graph 0,0 to graph 1,1 behind fc rgb '#bdbdbd' fs solid noborder"
+  else
+    out[#out + 1] = "unset object 1"
+  end
+
+  if panel.image and dumb then
+    -- whole characters: gnuplot maps screen fraction f to character round(f * (W - 1))
+    local W, H, cw, chh = geo.W, geo.H, geo.cw, geo.chh
+    local box = { left = floor(c * cw + 0.5), right = floor((c + 1) * cw + 0.5) - 1,
+                  top = floor(H - 1 - geo.title_h - r * chh + 0.5),
+                  bottom = floor(H - 1 - geo.title_h - (r + 1) * chh + 0.5) + 1 }
+    image_dumb(out, plots, p, panel, box, W, H)
+  elseif panel.image then
+    image_png(out, plots, p, panel, geo.cw, geo.chh, fs, to.pixels)
+  else
+    trace_ticks(out, panel, geo.cw, geo.chh, fs, dumb)
+  end
+  for t, tr in ipairs(panel.traces or {}) do
+    local title = (tr.key and not leg) and (" title " .. quote((dumb and " " or "") .. shorten(label_of(tr.name), 32)))
+                  or " notitle"
+    plots[#plots + 1] = fmt("$P%dT%d using 1:2 ", p, t) .. with_clause(tr.mode, tr.color, tr) .. title
+  end
+  if #plots == 0 then plots[1] = "NaN notitle" end
+  out[#out + 1] = "plot " .. concat(plots, ", \\\n     ")
+end
+
+-- the shared legend: a frameless plot of key entries, at origin {x0, y0} with size {w, h}
+local function legend_commands(self, out, geo, origin, size, dumb)
+  local leg = geo.leg
+  out[#out + 1] = "# legend"
+  out[#out + 1] = "reset"
+  out[#out + 1] = fmt("set origin %.5f,%.5f", origin[1], origin[2])
+  out[#out + 1] = fmt("set size %.5f,%.5f", size[1], size[2])
+  out[#out + 1] = "unset border"
+  out[#out + 1] = "unset tics"
+  out[#out + 1] = "set lmargin 0\nset rmargin 0\nset tmargin 0\nset bmargin 0"
+  out[#out + 1] = "set xrange [0:1]\nset yrange [0:1]"
+  if leg.pos == "right" then
+    out[#out + 1] = fmt("set key inside left top vertical Left reverse samplen 2 spacing 1.1 maxrows %d", leg.per_col)
+  else
+    out[#out + 1] = fmt("set key inside center top horizontal Left reverse samplen 2 spacing 1.1 maxcols %d", leg.ncol)
+  end
+  local items = { "NaN notitle" }
+  for _, e in ipairs(self.legend) do
+    items[#items + 1] = "keyentry " .. with_clause(e.mode, e.color, e)
+                        .. " title " .. quote((dumb and " " or "") .. shorten(label_of(e.name), 32))
+  end
+  out[#out + 1] = "plot " .. concat(items, ", \\\n     ")
+end
+
+-- the body of the script: data blocks, then the multiplot
+function Figure:script(opts)
+  opts = opts or {}
+  local dumb = opts.dumb
+  local geo = layout(self, opts.width or self.width, opts.height or self.height, dumb)
+  local W, H, m, cw, chh = geo.W, geo.H, geo.m, geo.cw, geo.chh
+  local out = { "# cinterp figure: " .. #self.panels .. " panel(s)",
+                "set datafile missing NaN", "" }
+  data_blocks(self, out, dumb)
+  out[#out + 1] = "set multiplot" .. (self.title and (" title " .. quote(self.title)
+                  .. (dumb and "" or fmt(" font ',%d'", geo.tfs))) or "")
+  for p, panel in ipairs(self.panels) do
+    local r, c = floor((p - 1) / self.cols), (p - 1) % self.cols
+    local origin = { (m + c * cw) / W, (H - m - geo.title_h - (r + 1) * chh) / H }
+    panel_commands(self, out, p, r, c, geo, origin, { (cw - panel_gap(panel, geo, dumb)) / W, chh / H },
+                   { dumb = dumb })
+  end
+  local leg = geo.leg
+  if leg then   -- beside / below the grid
     if leg.pos == "right" then
-      x0, y0, w, h = (grid_w + 2 * m) / W, leg_h / H, leg_w / W, (H - title_h - leg_h) / H
+      legend_commands(self, out, geo, { (geo.grid_w + 2 * m) / W, geo.leg_h / H },
+                      { geo.leg_w / W, (H - geo.title_h - geo.leg_h) / H }, dumb)
     else
-      x0, y0, w, h = 0, 0, 1, leg_h / H
+      legend_commands(self, out, geo, { 0, 0 }, { 1, geo.leg_h / H }, dumb)
     end
-    out[#out + 1] = "# legend"
-    out[#out + 1] = "reset"
-    out[#out + 1] = fmt("set origin %.5f,%.5f", x0, y0)
-    out[#out + 1] = fmt("set size %.5f,%.5f", w, h)
-    out[#out + 1] = "unset border"
-    out[#out + 1] = "unset tics"
-    out[#out + 1] = "set lmargin 0\nset rmargin 0\nset tmargin 0\nset bmargin 0"
-    out[#out + 1] = "set xrange [0:1]\nset yrange [0:1]"
-    if leg.pos == "right" then
-      out[#out + 1] = fmt("set key inside left top vertical Left reverse samplen 2 spacing 1.1 maxrows %d", leg.per_col)
-    else
-      out[#out + 1] = fmt("set key inside center top horizontal Left reverse samplen 2 spacing 1.1 maxcols %d", leg.ncol)
-    end
-    local items = { "NaN notitle" }
-    for _, e in ipairs(self.legend) do
-      items[#items + 1] = "keyentry " .. with_clause(e.mode, e.color, e)
-                          .. " title " .. quote((dumb and " " or "") .. shorten(label_of(e.name), 32))
-    end
-    out[#out + 1] = "plot " .. concat(items, ", \\\n     ")
   end
   out[#out + 1] = "unset multiplot"
   return concat(out, "\n") .. "\n"
@@ -753,7 +789,8 @@ end
 
 -- ------------------------------------------------------------------ running gnuplot
 
-M.config = { gnuplot = os.getenv("CINTERP_GNUPLOT") or "gnuplot" }
+-- gnuplot: the program; js_dir: the folder of gnuplot's canvas scripts (nil: ask gnuplot)
+M.config = { gnuplot = os.getenv("CINTERP_GNUPLOT") or "gnuplot", js_dir = os.getenv("CINTERP_GNUPLOT_JS") }
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -773,15 +810,8 @@ local function gnuplot_cmd(where)
   return shell_quote(exe)
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 -- runs gnuplot on the script; returns its stdout; raises with gnuplot's message
+-- (without a position: the public callers catch it and raise it at their caller)
 local function run_gnuplot(script, where)
   local exe = gnuplot_cmd(where)
   local sfile, efile = os.tmpname(), os.tmpname()
@@ -792,7 +822,7 @@ local function run_gnuplot(script, where)
                      .. "; echo \"__cinterp_rc=$?\"", "r")
   local outp = p:read("*a")
   p:close()
-  local errtext = slurp(efile)
+  local errtext = html.slurp(efile) or ""
   os.remove(sfile)
   os.remove(efile)
   local rc = tonumber(outp:match("__cinterp_rc=(%d+)%s*$"))
@@ -800,7 +830,7 @@ local function run_gnuplot(script, where)
   if rc ~= 0 then
     errtext = errtext:gsub("%s+$", "")
     error(fmt("%s: gnuplot failed (exit %s): %s", where, tostring(rc),
-              errtext ~= "" and errtext or "no message"), 3)
+              errtext ~= "" and errtext or "no message"), 0)
   end
   return outp, errtext
 end
@@ -817,17 +847,82 @@ local TERMINALS = {
   png = function(f) return fmt("set terminal pngcairo size %d,%d ", f.width, f.height) .. term_options(f) end,
   svg = function(f) return fmt("set terminal svg size %d,%d ", f.width, f.height) .. term_options(f) end,
   pdf = function(f) return fmt("set terminal pdfcairo size %.4fin,%.4fin ", f.width / 72, f.height / 72) .. term_options(f) end,
+  html = true,   -- html_page
 }
+
+-- the boxes (pixels, from the top left) of the HTML page's canvases: the panel
+-- cells of the figure's layout, each with a readout line under it, and the legend
+local function html_boxes(self)
+  local geo = layout(self, self.width, self.height, false)
+  local rb, m = html.READOUT_H, geo.m
+  local round = function(v) return floor(v + 0.5) end
+  local boxes = { geo = geo, panels = {}, height = self.height + self.rows * rb }
+  for p = 1, #self.panels do
+    local r, c = floor((p - 1) / self.cols), (p - 1) % self.cols
+    local left, top = round(m + c * geo.cw), round(geo.title_h + m + r * (geo.chh + rb))
+    boxes.panels[p] = { name = "ci_panel_" .. p, r = r, c = c, left = left, top = top,
+                        width = round(m + (c + 1) * geo.cw) - left, height = round(geo.chh) }
+  end
+  local leg = geo.leg
+  if leg and leg.pos == "right" then
+    local left = round(geo.grid_w + 2 * m)
+    boxes.legend = { left = left, top = round(geo.title_h), width = self.width - left,
+                     height = boxes.height - round(geo.title_h) }
+  elseif leg then
+    local top = round(geo.title_h + geo.grid_h + 2 * m + self.rows * rb)
+    boxes.legend = { left = 0, top = top, width = self.width, height = boxes.height - top }
+  end
+  return boxes
+end
+
+-- the script of the HTML page: each panel, and the legend, drawn by the canvas
+-- terminal as a JavaScript function (named after its canvas) written to stdout
+local function canvas_script(self, boxes)
+  local geo = boxes.geo
+  local out = { "# cinterp figure for a web page: " .. #self.panels .. " panel(s)",
+                "set datafile missing NaN", "" }
+  data_blocks(self, out, false)
+  local function terminal(name, b)
+    out[#out + 1] = fmt("set terminal canvas name '%s' size %d,%d ", name, b.width, b.height) .. term_options(self)
+    out[#out + 1] = "set output"
+  end
+  if boxes.legend then
+    terminal("ci_legend", boxes.legend)
+    legend_commands(self, out, geo, { 0, 0 }, { 1, 1 }, false)
+  end
+  for p, b in ipairs(boxes.panels) do
+    terminal(b.name, b)
+    panel_commands(self, out, p, b.r, b.c, geo, { 0, 0 },
+                   { (b.width - panel_gap(self.panels[p], geo, false)) / b.width, 1 }, { pixels = true })
+  end
+  return concat(out, "\n") .. "\n"
+end
+
+-- the HTML page of the figure (see plot_html.lua)
+local function html_page(self, where)
+  local boxes = html_boxes(self)
+  local js = run_gnuplot(canvas_script(self, boxes), where)
+  local panels = {}
+  for p, b in ipairs(boxes.panels) do
+    local panel = self.panels[p]
+    panels[p] = { name = b.name, left = b.left, top = b.top, width = b.width, height = b.height,
+                  title = panel.title, image = panel.image, xlabel = panel.xlabel, ylabel = panel.ylabel }
+  end
+  return html.page(where, html.js_dir(where, M.config.js_dir, run_gnuplot), {
+    title = self.title, paper = self.style.papercolor, width = self.width, height = boxes.height,
+    title_h = floor(boxes.geo.title_h + 0.5), title_size = boxes.geo.tfs, panels = panels,
+    legend = boxes.legend, js = js })
+end
 
 function Figure:save(path)
   local where = "ci.plot:save"
   if type(path) ~= "string" or path == "" then
-    error(where .. ": path must be a file name ending in .png, .svg or .pdf", 2)
+    error(where .. ": path must be a file name ending in .png, .svg, .pdf or .html", 2)
   end
   local ext = (path:match("%.([%a]+)$") or ""):lower()
   local term = TERMINALS[ext]
   if not term then
-    error(fmt("%s: cannot tell the format of '%s' (use .png, .svg or .pdf)", where, path), 2)
+    error(fmt("%s: cannot tell the format of '%s' (use .png, .svg, .pdf or .html)", where, path), 2)
   end
   gnuplot_cmd(where)
   local dir = path:match("^(.*)/[^/]*$")
@@ -845,10 +940,16 @@ function Figure:save(path)
     error(fmt("%s: cannot write '%s'", where, path), 2)
   end
   probe:close()
-  local body = self:script()
-  local script = term(self) .. "\n"
-                 .. "set output " .. quote(path) .. "\n" .. body .. "set output\n"
-  local ok, err = pcall(run_gnuplot, script, where)
+  local ok, err = pcall(function()
+    if ext == "html" then
+      local page = html_page(self, where)
+      local f = assert(io.open(path, "wb"))
+      f:write(page)
+      f:close()
+    else
+      run_gnuplot(term(self) .. "\n" .. "set output " .. quote(path) .. "\n" .. self:script() .. "set output\n", where)
+    end
+  end)
   if not ok then
     if not existed then os.remove(path) end
     error(err, 2)

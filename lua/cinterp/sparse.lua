@@ -4,6 +4,7 @@
 -- Indices are 1-based here and 0-based in C. A matrix is a ci_csr* cdata owned
 -- by Lua's GC (ffi.gc with ci_csr_release).
 local engine = require "cinterp.ffi"
+local O = require "cinterp.options"
 local ffi, C = engine.ffi, engine.C
 
 local fmt = string.format
@@ -307,6 +308,58 @@ return function(ci)
     end,
     __mul = mul,
     __tostring = tostring_sparse,
+  })
+
+  ---------------------------------------------------------------- declarations (help, docs/API.md)
+
+  local TOPIC = "Sparse matrices"
+  O.add_describer(function(v)
+    if is_sparse(v) then return fmt("a sparse matrix (%dx%d)", F(v).nrows, F(v).ncols) end
+  end)
+  O.class { prefix = "sparse", var = "m", name = "ci.sparse", methods = methods, is = is_sparse,
+    topic = TOPIC, doc = [[A sparse matrix (ci.sparse) is a CSR matrix of float32 values with
+    1-based row and column indices: the weights of a network (post in rows) or an inprop
+    matrix (pre in rows). `m * t` multiplies it with a dense tensor (n) or (n, B), recorded on
+    the tape; `m.nrows`, `m.ncols` read its size.]] }
+  O.declare { name = "ci.sparse", topic = TOPIC,
+    doc = [[A sparse matrix from 1-based COO triplets (row i, column j, value v); duplicate
+    pairs are summed. nrows and ncols default to the largest index given.]],
+    args = { { "rows", "array|tensor", "the row of each entry" },
+             { "cols", "array|tensor", "the column of each entry" },
+             { "vals", "array|tensor", "the values" },
+             { "nrows", "integer", "the number of rows", optional = true },
+             { "ncols", "integer", "the number of columns", optional = true } },
+    returns = { { "m", "sparse", "the matrix" } },
+    example = [[local W = ci.sparse({2, 3, 2}, {1, 2, 1}, {0.5, 0.8, 0.25}, 3, 3)
+print(W:nnz(), W:get(2, 1))  --> 2 0.75]] }
+  O.declare { name = "ci.sparse.from_dense", topic = TOPIC,
+    doc = "The sparse matrix of a 2-d tensor (exact zeros are not stored).",
+    args = { { "t", "tensor", "a 2-d tensor" } }, returns = "m",
+    example = [[print(ci.sparse.from_dense(ci.tensor{{0, 1}, {2, 0}}):nnz())  --> 2]] }
+  O.declare { name = "ci.is_sparse", topic = TOPIC, doc = "Whether x is a sparse matrix.",
+    args = "x", returns = "boolean",
+    example = [[print(ci.is_sparse(ci.sparse({1}, {1}, {1})), ci.is_sparse(ci.zeros(1, 1)))  --> true false]] }
+  O.declare_methods("sparse", TOPIC, {
+    { "size", "k?", "array|integer", "{nrows, ncols}, or the size of dimension k (1 or 2).",
+      [[print(ci.sparse({1}, {3}, {1}, 2, 4):size(2))  --> 4]] },
+    { "nnz", "", "integer", "The number of stored entries.", [[print(ci.sparse({1, 2}, {1, 2}, {1, 1}):nnz())  --> 2]] },
+    { "dim", "", "integer", "2, as for a 2-d tensor.", [[print(ci.sparse({1}, {1}, {1}):dim())  --> 2]] },
+    { "get", "i, j", "number", "The value at row i, column j (0 when not stored).",
+      [[local m = ci.sparse({1}, {2}, {5}, 2, 2)
+print(m:get(1, 2), m:get(2, 1))  --> 5 0]] },
+    { "transpose", "", "sparse", "The transpose (a new matrix); m:t() is the same.",
+      [[print(ci.sparse({1}, {2}, {5}, 2, 2):transpose():get(2, 1))  --> 5]], { "sparse:t" } },
+    { "todense", "", "tensor", "The matrix as a dense 2-d tensor.",
+      [[print(ci.sparse({2}, {1}, {3}, 2, 2):todense():get(2, 1))  --> 3]] },
+    { "triplets", "", "rows, cols, vals",
+      "The stored entries as three Lua arrays (1-based rows and columns, sorted by row then column).",
+      [[local r, c, v = ci.sparse({2, 1}, {1, 2}, {3, 4}):triplets()
+print(r[1], c[1], v[1])  --> 1 2 4]] },
+    { "scale_rows", "v", "sparse",
+      "A new matrix with row i multiplied by v[i] (v a Lua array, a tensor or a number); m * number is the same.",
+      [[print(ci.sparse({1, 2}, {1, 1}, {1, 1}):scale_rows{2, -1}:get(2, 1))  --> -1]] },
+    { "scale_cols", "v", "sparse", "A new matrix with column j multiplied by v[j].",
+      [[print(ci.sparse({1, 1}, {1, 2}, {1, 1}):scale_cols{3, 4}:get(1, 2))  --> 4]] },
   })
 
   ci._sparse = { methods = methods, wrap = wrap, is_sparse = is_sparse, fields = F }

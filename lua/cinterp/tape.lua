@@ -6,6 +6,48 @@ local ffi, C = engine.ffi, engine.C
 
 local function pack(...) return { n = select("#", ...), ... } end
 
+-- declarations (help, docs/API.md)
+local O = require "cinterp.options"
+local TOPIC = "Autodiff"
+O.declare{ name = "ci.no_grad", topic = TOPIC,
+  doc = [[Runs fn(...) with recording off (nothing it computes is on the tape) and returns its
+results; the previous mode comes back even when fn raises.]],
+  args = { { "fn", "function", "the code to run" }, { "...", "any", "its arguments", optional = true } },
+  returns = "...",
+  example = [[local w = ci.ones(2):requires_grad(true)
+local y = ci.no_grad(function() return w * 3 end)
+print(y:requires_grad())  --> false]] }
+O.declare{ name = "ci.grad_enabled", topic = TOPIC, doc = "Whether ops are recorded on the tape now.",
+  returns = "boolean", example = [[print(ci.grad_enabled())  --> true]] }
+O.declare{ name = "ci.set_grad_enabled", topic = TOPIC,
+  doc = "Switches recording on or off; returns the previous mode (prefer ci.no_grad, which restores it).",
+  args = { { "on", "boolean", "record or not" } }, returns = "boolean",
+  example = [[local old = ci.set_grad_enabled(false)
+print(ci.grad_enabled())  --> false
+ci.set_grad_enabled(old)]] }
+O.declare_methods("tensor", TOPIC, {
+  { "requires_grad", "on?", "t|boolean",
+    "With on, marks (true) or unmarks (false) t as a leaf whose gradient is wanted and returns t; without, whether t takes part in the tape.",
+    [[local w = ci.ones(3):requires_grad(true)
+print(w:requires_grad(), (w * 2):requires_grad())  --> true true]] },
+  { "is_leaf", "", "boolean", "Whether t was made by the user rather than by a recorded op.",
+    [[local w = ci.ones(2):requires_grad(true)
+print(w:is_leaf(), (w + 1):is_leaf())  --> true false]] },
+  { "zero_grad", "", "t", "Clears t.grad (also t.grad = nil); returns t.",
+    [[local w = ci.ones(2):requires_grad(true)
+w:sum():backward()
+print(w:zero_grad().grad)  --> nil]] },
+  { "grad_fn_name", "", "string|nil", "The name of the op that made t, or nil for a leaf.",
+    [[local w = ci.ones(2):requires_grad(true)
+print((w * 2):grad_fn_name() ~= nil, w:grad_fn_name())  --> true nil]] },
+  { "backward", "grad?", "",
+    "Back-propagates from t: fills .grad of every leaf reached (accumulating, like torch). A one-element t needs no grad; otherwise grad is a tensor of t's size (or a number).",
+    [[local w = ci.tensor{1, 2}:requires_grad(true)
+local loss = (w * w):sum()
+loss:backward()
+print(w.grad:get(2))  --> 4]] },
+})
+
 return function(ci)
   local T = ci._tensor
   local methods, fail, is_tensor = T.methods, T.fail, T.is_tensor

@@ -716,6 +716,189 @@ for name, f in pairs(methods) do methods[name] = guard_self(name, f) end
 setmetatable(methods, { __newindex = function(tbl, name, f) rawset(tbl, name, guard_self(name, f)) end })
 ffi.metatype("ci_tensor", mt)
 
+----------------------------------------------------------------------- declarations (help, docs/API.md)
+
+local O = require "cinterp.options"
+local TOPIC = "Tensors"
+
+O.add_describer(function(v) if is_tensor(v) then return "a tensor " .. shape_string(v) end end)
+
+O.class{ prefix = "tensor", var = "t", name = "ci.tensor", methods = methods, is = is_tensor,
+  topic = TOPIC, doc = [[A tensor holds float32 values, dense and row-major, in 0 to 4
+dimensions; every index and dimension is 1-based and a negative dim counts from the end.
+The operators + - * / and ^ take tensors or numbers and broadcast as in torch; ops on a
+tensor that requires grad are recorded on the tape (see Autodiff). `tostring(t)` prints
+an abbreviated view; `t.grad` is the accumulated gradient of a leaf.]] }
+
+O.declare{ name = "ci.tensor", topic = TOPIC,
+  doc = [[A new tensor from a nested Lua table of numbers (up to 4 levels, every row of
+the same length), from a number (a 0-d tensor) or from a tensor (a copy off the tape).]],
+  args = { { "x", "table|number|tensor", "the values: {{1, 2}, {3, 4}} is 2x2" } },
+  returns = { { "t", "tensor", "a new tensor" } },
+  example = [[local t = ci.tensor{{1, 2, 3}, {4, 5, 6}}
+print(t:size(1), t:size(2))  --> 2 3
+print(t:get(2, 3))  --> 6]] }
+
+local SIZES = { "...", "integer|array", "the sizes d1, d2, ... (at most 4), or one Lua array of them" }
+O.declare{ name = "ci.zeros", topic = TOPIC, doc = "A tensor of the given sizes filled with 0.",
+  args = { SIZES }, returns = "t",
+  example = [[local z = ci.zeros(2, 3)
+print(z:numel(), z:sum():item())  --> 6 0]] }
+O.declare{ name = "ci.ones", topic = TOPIC, doc = "A tensor of the given sizes filled with 1.",
+  args = { SIZES }, returns = "t",
+  example = [[print(ci.ones{2, 2}:sum():item())  --> 4]] }
+O.declare{ name = "ci.full", topic = TOPIC, doc = "A tensor of the given sizes filled with v.",
+  args = { { "v", "number", "the value" }, SIZES }, returns = "t",
+  example = [[print(ci.full(0.5, 4):sum():item())  --> 2]] }
+O.declare{ name = "ci.rand", topic = TOPIC,
+  doc = "A tensor of uniform random values in [0, 1); ci.manual_seed makes the draw reproducible.",
+  args = { SIZES }, returns = "t",
+  example = [[ci.manual_seed(1)
+local r = ci.rand(2, 3)
+print(r:min():item() >= 0, r:max():item() < 1)  --> true true]] }
+O.declare{ name = "ci.randn", topic = TOPIC,
+  doc = "A tensor of standard normal random values; ci.manual_seed makes the draw reproducible.",
+  args = { SIZES }, returns = "t",
+  example = [[ci.manual_seed(1)
+print(math.abs(ci.randn(10000):mean():item()) < 0.05)  --> true]] }
+O.declare{ name = "ci.arange", topic = TOPIC,
+  doc = [[A 1-d tensor of the values start, start + step, ... below stop, as torch.arange:
+ci.arange(n) is 0 .. n-1 (values, not indices).]],
+  args = { { "start", "number", "the first value (the stop when it is the only argument)" },
+           { "stop", "number", "the end (excluded)", optional = true },
+           { "step", "number", "the increment, default 1", optional = true } },
+  returns = "t",
+  example = [[print(ci.arange(4):sum():item())  --> 6
+print(ci.arange(1, 7, 2):totable()[3])  --> 5]] }
+O.declare{ name = "ci.is_tensor", topic = TOPIC, doc = "Whether x is a tensor.",
+  args = "x", returns = "boolean",
+  example = [[print(ci.is_tensor(ci.zeros(1)), ci.is_tensor{1})  --> true false]] }
+O.declare{ name = "ci.cat", topic = TOPIC,
+  doc = "Joins tensors of equal shape except along dim into one (torch.cat).",
+  args = { { "list", "array", "a Lua array of tensors" }, { "dim", "integer", "default 1", optional = true } },
+  returns = "t",
+  example = [[print(ci.cat({ci.ones(2, 3), ci.zeros(1, 3)}):size(1))  --> 3]] }
+O.declare{ name = "ci.stack", topic = TOPIC,
+  doc = "Stacks tensors of one shape along a new dimension dim (torch.stack).",
+  args = { { "list", "array", "a Lua array of tensors of one shape" },
+           { "dim", "integer", "default 1", optional = true } },
+  returns = "t",
+  example = [[local s = ci.stack({ci.ones(3), ci.zeros(3)}, 2)
+print(s:size(1), s:size(2))  --> 3 2]] }
+O.declare{ name = "ci.where", topic = TOPIC,
+  doc = "Elementwise a where mask is nonzero, else b (numbers allowed for a and b; broadcasting).",
+  args = { { "mask", "tensor", "nonzero where a is taken" }, { "a", "tensor|number", "" },
+           { "b", "tensor|number", "" } },
+  returns = "t",
+  example = [[local x = ci.tensor{-1, 2, -3}
+print(ci.where(x:gt(0), x, 0):sum():item())  --> 2]] }
+O.declare{ name = "ci.manual_seed", topic = TOPIC,
+  doc = [[Seeds the engine's random generator: every later random draw (ci.rand, ci.randn,
+the random start of activation maximisation, the training split) is reproducible.]],
+  args = { { "seed", "integer", "the seed" } },
+  example = [[ci.manual_seed(7)
+local a = ci.rand(3)
+ci.manual_seed(7)
+print(ci.rand(3):get(2) == a:get(2))  --> true]] }
+
+-- The methods, one entry each: name, arguments, returns, paragraph, example.
+local METHODS = {
+  { "dim", "", "integer", "The number of dimensions (0 to 4).", [[print(ci.zeros(2, 3):dim())  --> 2]] },
+  { "numel", "", "integer", "The number of elements.", [[print(ci.zeros(2, 3):numel())  --> 6]] },
+  { "size", "k?", "array|integer",
+    "The sizes as a Lua array, or the size of dimension k (1-based, negative from the end).",
+    [[local t = ci.zeros(2, 3)
+print(t:size()[2], t:size(1), t:size(-1))  --> 3 2 3]] },
+  { "float_ptr", "", "cdata",
+    "The float* of the data, for FFI code (the tensor must stay alive while it is used).",
+    [[local t = ci.tensor{1, 2}
+print(t:float_ptr()[1])  --> 2]] },
+  { "get", "i, j, ...", "number", "The element at the 1-based indices (one per dimension).",
+    [[print(ci.tensor{{1, 2}, {3, 4}}:get(2, 1))  --> 3]] },
+  { "set", "v, i, j, ...", "t", "Sets the element at the 1-based indices to v, in place; returns t.",
+    [[local t = ci.zeros(2, 2):set(5, 1, 2)
+print(t:get(1, 2))  --> 5]] },
+  { "item", "", "number", "The value of a one-element tensor.", [[print(ci.tensor{{7}}:item())  --> 7]] },
+  { "totable", "", "table", "The values as a nested Lua table (a number for a 0-d tensor).",
+    [[print(ci.tensor{{1, 2}, {3, 4}}:totable()[2][1])  --> 3]] },
+  { "clone", "", "tensor", "A copy (recorded on the tape when t requires grad).",
+    [[local a = ci.ones(2)
+local b = a:clone():fill(3)
+print(a:get(1), b:get(1))  --> 1 3]] },
+  { "detach", "", "tensor", "A copy off the tape (no gradient flows through it).",
+    [[local a = ci.ones(2):requires_grad(true)
+print((a * 2):detach():requires_grad())  --> false]] },
+  { "fill", "v", "t", "Fills t with v in place (not recorded); returns t.",
+    [[print(ci.zeros(3):fill(2):sum():item())  --> 6]] },
+  { "zero", "", "t", "Fills t with 0 in place; returns t.", [[print(ci.ones(3):zero():sum():item())  --> 0]] },
+  { "copy", "src", "t", "Copies the values of src (a tensor or nested table of as many elements) into t, in place.",
+    [[print(ci.zeros(2):copy{4, 5}:get(2))  --> 5]] },
+  { "add_", "u, alpha?", "t", "t += alpha * u in place (alpha default 1; not recorded, for optimisers).",
+    [[print(ci.ones(2):add_(ci.ones(2), 0.5):get(1))  --> 1.5]] },
+  { "add", "u", "tensor", "t + u (u a tensor or a number; broadcasting), the same as the operator.",
+    [[print(ci.ones(2):add(2):get(1))  --> 3]] },
+  { "sub", "u", "tensor", "t - u.", [[print(ci.ones(2):sub(3):get(1))  --> -2]] },
+  { "mul", "u", "tensor", "t * u elementwise (use matmul for matrix products).",
+    [[print(ci.full(2, 2):mul(ci.tensor{3, 4}):get(2))  --> 8]] },
+  { "div", "u", "tensor", "t / u elementwise.", [[print(ci.full(3, 2):div(2):get(1))  --> 1.5]] },
+  { "pow", "p", "tensor", "t ^ p elementwise (p a number or a tensor).", [[print(ci.full(3, 1):pow(2):item())  --> 9]] },
+  { "maximum", "u", "tensor", "The elementwise maximum of t and u.",
+    [[print(ci.tensor{1, 5}:maximum(ci.tensor{3, 2}):sum():item())  --> 8]] },
+  { "minimum", "u", "tensor", "The elementwise minimum of t and u.",
+    [[print(ci.tensor{1, 5}:minimum(ci.tensor{3, 2}):sum():item())  --> 3]] },
+  { "gt", "u", "tensor", "1 where t > u, else 0 (u a tensor or a number).", [[print(ci.tensor{1, 2, 3}:gt(1):sum():item())  --> 2]] },
+  { "ge", "u", "tensor", "1 where t >= u, else 0.", [[print(ci.tensor{1, 2, 3}:ge(2):sum():item())  --> 2]] },
+  { "lt", "u", "tensor", "1 where t < u, else 0.", [[print(ci.tensor{1, 2, 3}:lt(2):sum():item())  --> 1]] },
+  { "le", "u", "tensor", "1 where t <= u, else 0.", [[print(ci.tensor{1, 2, 3}:le(2):sum():item())  --> 2]] },
+  { "eq", "u", "tensor", "1 where t == u, else 0.", [[print(ci.tensor{1, 2, 2}:eq(2):sum():item())  --> 2]] },
+  { "ne", "u", "tensor", "1 where t ~= u, else 0.", [[print(ci.tensor{1, 2, 2}:ne(2):sum():item())  --> 1]] },
+  { "neg", "", "tensor", "-t (the same as the unary operator).", [[print(ci.ones(1):neg():item())  --> -1]] },
+  { "abs", "", "tensor", "|t| elementwise.", [[print(ci.tensor{-2, 3}:abs():sum():item())  --> 5]] },
+  { "sqrt", "", "tensor", "The square root elementwise.", [[print(ci.tensor{4, 9}:sqrt():get(2))  --> 3]] },
+  { "exp", "", "tensor", "e^t elementwise.", [[print(ci.zeros(1):exp():item())  --> 1]] },
+  { "log", "", "tensor", "The natural logarithm elementwise.", [[print(ci.ones(1):log():item())  --> 0]] },
+  { "tanh", "", "tensor", "tanh elementwise.", [[print(ci.zeros(1):tanh():item())  --> 0]] },
+  { "relu", "", "tensor", "max(t, 0) elementwise.", [[print(ci.tensor{-1, 2}:relu():sum():item())  --> 2]] },
+  { "sign", "", "tensor", "-1, 0 or 1 elementwise.", [[print(ci.tensor{-3, 0, 2}:sign():sum():item())  --> 0]] },
+  { "sigmoid", "", "tensor", "1 / (1 + e^-t) elementwise.", [[print(ci.zeros(1):sigmoid():item())  --> 0.5]] },
+  { "clamp", "lo?, hi?", "tensor", "t limited to [lo, hi] elementwise (nil leaves that side open).",
+    [[print(ci.tensor{-1, 0.5, 3}:clamp(0, 1):sum():item())  --> 1.5]] },
+  { "matmul", "u", "tensor", "The matrix product of 2-d tensors (or a matrix and a vector).",
+    [[print(ci.tensor{{1, 2}, {3, 4}}:matmul(ci.tensor{1, 1}):get(2))  --> 7]] },
+  { "sum", "dim?", "tensor", "The sum of all elements (a 0-d tensor), or along dim (that dimension removed).",
+    [[local t = ci.tensor{{1, 2}, {3, 4}}
+print(t:sum():item(), t:sum(1):get(2))  --> 10 6]] },
+  { "mean", "dim?", "tensor", "The mean of all elements, or along dim.",
+    [[print(ci.tensor{{1, 2}, {3, 4}}:mean(2):get(1))  --> 1.5]] },
+  { "max", "dim?", "tensor, indices",
+    "The largest element (a 0-d tensor); with dim, the largest values along dim and their 1-based positions.",
+    [[local v, i = ci.tensor{{1, 5}, {7, 2}}:max(2)
+print(v:get(2), i:get(1))  --> 7 2]] },
+  { "min", "dim?", "tensor, indices", "The smallest element; with dim, the values along dim and their 1-based positions.",
+    [[print(ci.tensor{3, 1, 2}:min():item())  --> 1]] },
+  { "norm", "p?", "tensor", "The p-norm of the whole tensor (p = 1 or 2, default 2), a 0-d tensor.",
+    [[print(ci.tensor{3, 4}:norm():item(), ci.tensor{3, -4}:norm(1):item())  --> 5 7]] },
+  { "select", "dim, i", "tensor", "The slice at index i of dimension dim (that dimension removed).",
+    [[print(ci.tensor{{1, 2}, {3, 4}}:select(1, 2):get(1))  --> 3]] },
+  { "narrow", "dim, i, len", "tensor", "The len entries of dimension dim from index i.",
+    [[print(ci.arange(10):narrow(1, 3, 2):sum():item())  --> 5]] },
+  { "index", "dim, idx", "tensor", "The entries of dimension dim at the 1-based indices idx (a Lua array or a tensor), in order.",
+    [[print(ci.tensor{10, 20, 30}:index(1, {3, 1}):get(1))  --> 30]] },
+  { "reshape", "d1, ...", "tensor", "The same values in another shape (-1 infers one size); view is the same.",
+    [[print(ci.arange(6):reshape(2, -1):size(2))  --> 3]], { "tensor:view" } },
+  { "flatten", "", "tensor", "The values as a 1-d tensor.", [[print(ci.zeros(2, 3):flatten():size(1))  --> 6]] },
+  { "unsqueeze", "dim", "tensor", "A new dimension of size 1 at dim.", [[print(ci.zeros(3):unsqueeze(1):size(1))  --> 1]] },
+  { "squeeze", "dim?", "tensor", "Dimensions of size 1 removed (only dim when given).",
+    [[print(ci.zeros(1, 3, 1):squeeze():dim())  --> 1]] },
+  { "permute", "d1, d2, ...", "tensor", "The dimensions reordered (a new contiguous tensor).",
+    [[print(ci.zeros(2, 3, 4):permute(3, 1, 2):size(1))  --> 4]] },
+  { "transpose", "dim1, dim2", "tensor", "Dimensions dim1 and dim2 swapped.",
+    [[print(ci.zeros(2, 3):transpose(1, 2):size(1))  --> 3]] },
+  { "t", "", "tensor", "The transpose of a 2-d tensor.", [[print(ci.tensor{{1, 2}}:t():size(1))  --> 2]] },
+}
+
+O.declare_methods("tensor", TOPIC, METHODS)
+
 return function(ci)
   ci._tensor = M
   ci.tensor = from_table
