@@ -78,4 +78,72 @@ function SH.without_seconds(text)
   return table.concat(out, "\n")
 end
 
+-- ---------------------------------------------------------------- probes of options_spec.lua
+-- PROBES["ci.screen"] and PROBES["ci.screen_merge"] there call these. F is
+-- options_spec's fixtures: F.edges / F.neurons, a 3-neuron connectome (ORN, LN,
+-- KC), and F.c, it read. A screen probe picks the kind its options need (so
+-- that every field's sample runs with a kind that has it), runs in a fresh
+-- folder, and returns the rows without the seconds column (a timing).
+
+local function screen_kind(o)
+  if o.kind then return o.kind end
+  if o.target or o.restarts or o.seeds then return "restarts" end
+  if o.v1 or o.v2 or o.grid then return "grid" end
+  if o.value or o.actmax or o.input_groups or o.top then return "actmax" end
+  return "activate"
+end
+
+function SH.screen_probe(ci, F, o)
+  o = o or {}
+  local kind = screen_kind(o)
+  local spec = { kind = kind, edges = F.edges, neurons = F.neurons, sensory = { type = "ORN" },
+                 quiet = true, figures = false }
+  if kind == "restarts" then
+    spec.target = { type = "KC" }
+    if not o.seeds then spec.restarts = 2 end
+  elseif kind == "grid" then
+    spec.v1, spec.v2, spec.readout, spec.grid = { type = "ORN" }, { 1 }, "type", { grid_size = 2 }
+  else
+    spec.tasks = "type"
+  end
+  if kind == "actmax" or kind == "restarts" then spec.actmax = { num_iterations = 2 } end
+  for k, v in pairs(o) do spec[k] = v end
+  if o.connectome then spec.edges, spec.neurons = nil, nil end
+  local out = os.tmpname()
+  os.remove(out)
+  spec.out = out
+  local ok, r = pcall(ci.screen, spec)
+  os.execute("rm -rf " .. SH.q(out))
+  if not ok then error(r, 0) end
+  if r:has_column("seconds") then r = r:drop { "seconds" } end
+  return r
+end
+
+-- a sample of every field without a default (read from F when the probe runs)
+function SH.screen_samples(F)
+  return setmetatable({}, { __index = function(_, k)
+    local samples = {
+      kind = "actmax", edges = F.edges, neurons = F.neurons, read = { nt = "nt" }, connectome = F.c,
+      sensory = { type = "ORN" }, model = { num_layers = 2 }, shard = "1/1", limit = 2, tasks = "type",
+      match = "^[KL]", layers = { 1 }, value = 0.5, actmax = { num_iterations = 3 }, input_groups = "type",
+      top = 1, target = { type = "LN" }, restarts = 2, seeds = { 4, 5 }, input = 0.5, readout = "type",
+      readout_match = "^K", readout_layers = { 1 }, v1 = { type = "ORN" }, v2 = { 1 }, grid = { grid_size = 3 },
+    }
+    return samples[k]
+  end })
+end
+
+function SH.merge_probe(ci, F, o)
+  local out = os.tmpname()
+  os.remove(out)
+  local ok, r = pcall(function()
+    ci.screen { kind = "activate", edges = F.edges, neurons = F.neurons, sensory = { type = "ORN" },
+                tasks = "type", out = out, quiet = true, figures = false }
+    return ci.screen_merge(out, o)
+  end)
+  os.execute("rm -rf " .. SH.q(out))
+  if not ok then error(r, 0) end
+  return r
+end
+
 return SH

@@ -16,6 +16,7 @@ local problem = require "cinterp.screen_problem"
 local store = require "cinterp.screen_store"
 local kinds = require "cinterp.screen_kinds"
 local now = require("cinterp.progress").now
+local O = require "cinterp.options"
 
 local fmt = string.format
 
@@ -87,10 +88,33 @@ return function(ci)
     return ci.frame.from_rows(columns, rows)
   end
 
-  --- ci.screen_merge(dir, {figures = true}): writes dir/results.csv (and the
-  --- figures); raises naming missing, duplicated or foreign results.
+  local MERGE = O.declare {
+    name = "ci.screen_merge", topic = "Screens",
+    doc = [[Merges a screen's folder: writes dir/results.csv (every task's rows in task order, the
+    bytes the shards wrote), input_by_group.csv (actmax, restarts) and the figures. It refuses,
+    naming them, missing tasks, duplicated results, results of another spec and files that are no
+    task of the screen; merging twice writes the same bytes. `cinterp screen merge DIR` is the
+    same from the shell.]],
+    args = { { "dir", "string", "the screen's out folder" } },
+    opts = { { "figures", "boolean", true, "draw the figures (figures/*.png)" } },
+    returns = { { "ok", "boolean", "true" } },
+    example = [[local W, sensory = ci.random_connectome(200, 4000, {seed = 5})
+    local types = {}
+    for i = 1, 200 do types[i] = "t" .. i % 4 end
+    local out = os.tmpname(); os.remove(out)
+    local spec = {kind = "activate", connectome = {weights = W, neurons = ci.frame{type = types}},
+                  sensory = sensory, tasks = "type", out = out, quiet = true, figures = false}
+    spec.shard = {1, 2}; ci.screen(spec)          -- tasks t0, t2 of t0 .. t3
+    local ok, err = pcall(ci.screen_merge, out)
+    print(ok, err:match("%d+ of %d+ tasks missing: [%w, ]*"))  --> false 2 of 4 tasks missing: t1, t3
+    spec.shard = {2, 2}; ci.screen(spec)
+    print(ci.screen_merge(out, {figures = false}))             --> true
+    os.execute("rm -rf " .. out)]],
+  }
+
   function ci.screen_merge(dir, opts)
-    if type(dir) ~= "string" then error("ci.screen_merge: dir must be a folder name, got " .. type(dir), 2) end
+    if type(dir) ~= "string" then error("ci.screen_merge: dir must be a folder name, got " .. O.describe(dir), 2) end
+    opts = O.check(MERGE, opts)
     return store.merge(ci, dir, opts)
   end
 end
