@@ -227,6 +227,251 @@ describe("activation_maximisation", function()
   end)
 end)
 
+-- Targets as a frame, one batch per task ({[layer] = {[neuron] = value}} each).
+local function task_targets(tasks)
+  local b, l, nn, v = {}, {}, {}, {}
+  for k, t in ipairs(tasks) do
+    for _, layer in ipairs { 1, 2, 3 } do
+      for i, val in pairs(t[layer] or {}) do
+        b[#b + 1], l[#l + 1], nn[#nn + 1], v[#v + 1] = k, layer, i, val
+      end
+    end
+  end
+  return ci.TargetActivation { targets = ci.frame({ batch = b, layer = l, neuron = nn, value = v },
+                                                  { "batch", "layer", "neuron", "value" }),
+                               batch_size = #tasks }
+end
+
+local function copy(t, extra)
+  local o = {}
+  for k, v in pairs(t) do o[k] = v end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+local function assert_close_lists(a, b, tol, what)
+  assert.are.equal(#b, #a, what .. " length")
+  for k = 1, #b do
+    assert(math.abs(a[k] - b[k]) <= tol * (1 + math.abs(b[k])), ("%s[%d]: %.9g vs %.9g"):format(what, k, a[k], b[k]))
+  end
+end
+
+describe("activation_maximisation with independent_batches", function()
+  -- three tasks that stop early at different iterations
+  local tasks = { { [2] = { [10] = 0.8, [11] = 0.5 } }, { [3] = { [20] = 0.9 } },
+                  { [2] = { [12] = 0.3 }, [3] = { [7] = 0.6 } } }
+  local net = setup(1)
+  ci.manual_seed(5)
+  local x0 = ci.rand(3, 5, 3)
+  local base = { num_iterations = 200, quiet = true, n_runs = 5, stopping_threshold = 2e-3,
+                 learning_rate = 0.05, independent_batches = true }
+
+  -- Each task alone (B = 1).
+  local alone = {}
+  for k = 1, 3 do
+    alone[k] = { ci.activation_maximisation(net, task_targets { tasks[k] },
+                                            copy(base, { input_tensor = x0:narrow(1, k, 1) })) }
+  end
+
+  -- A packing of the three tasks into runs of at most K batches equals the tasks alone.
+  local function check_packing(K, extra)
+    local k = 1
+    while k <= 3 do
+      local count = math.min(K, 3 - k + 1)
+      local group = {}
+      for j = 1, count do group[j] = tasks[k + j - 1] end
+      local r = { ci.activation_maximisation(net, task_targets(group),
+                                             copy(base, copy({ input_tensor = x0:narrow(1, k, count) }, extra))) }
+      for j = 1, count do
+        local a = alone[k + j - 1]
+        local input = count == 1 and r[1] or r[1]:select(1, j)
+        assert(G.compare(input, a[1]:totable(), 1e-5, 1e-5), ("K = %d, task %d: input"):format(K, k + j - 1))
+        local output = count == 1 and r[2] or r[2]:select(1, j)
+        assert(G.compare(output, a[2]:totable(), 1e-5, 1e-5), ("K = %d, task %d: output"):format(K, k + j - 1))
+        for h = 3, 5 do
+          assert_close_lists(r[h][j], a[h][1], 1e-5, ("K = %d, task %d, history %d"):format(K, k + j - 1, h))
+        end
+      end
+      k = k + count
+    end
+  end
+
+  it("with B = 1 gives the default mode's results", function()
+    for k = 1, 3 do
+      local d = { ci.activation_maximisation(net, task_targets { tasks[k] },
+                                             copy(base, { input_tensor = x0:narrow(1, k, 1),
+                                                          independent_batches = false })) }
+      assert.are.same(d[1]:totable(), alone[k][1]:totable())
+      assert.are.same(d[2]:totable(), alone[k][2]:totable())
+      assert.are.same(d[3], alone[k][3][1])
+      assert.are.same(d[4], alone[k][4][1])
+      assert.are.same(d[5], alone[k][5][1])
+    end
+  end)
+
+  it("three tasks together equal each alone, with different stopping times", function()
+    local counts = {}
+    for k = 1, 3 do counts[#alone[k][3][1]] = true end
+    local distinct = 0
+    for c in pairs(counts) do
+      assert.is_true(c < base.num_iterations)
+      distinct = distinct + 1
+    end
+    assert.is_true(distinct >= 2)
+    check_packing(3)
+  end)
+
+  it("runs the forward on the batches still active only", function()
+    local sizes = {}
+    local counted = setup(1)
+    counted.forward = function(self, x, ...)
+      sizes[#sizes + 1] = x:size(1)
+      return getmetatable(self).__index.forward(self, x, ...)
+    end
+    local r = { ci.activation_maximisation(counted, task_targets(tasks), copy(base, { input_tensor = x0 })) }
+    local last = 0
+    for k = 1, 3 do last = math.max(last, #r[3][k] + 1) end
+    assert.are.equal(last + 1, #sizes) -- every evaluated iteration, then the final output
+    for it = 1, last do
+      local active = 0
+      for k = 1, 3 do if #r[3][k] + 1 >= it then active = active + 1 end end
+      assert.are.equal(active, sizes[it], "iteration " .. it)
+    end
+    assert.are.equal(3, sizes[#sizes])
+  end)
+
+  it("K = 1, 2 and 3 packings agree", function()
+    check_packing(1)
+    check_packing(2)
+  end)
+
+  it("differs from the default mode, whose losses and stopping are over the whole batch", function()
+    local d = { ci.activation_maximisation(net, task_targets(tasks),
+                                           copy(base, { input_tensor = x0, independent_batches = false })) }
+    assert.is_false(G.compare(d[1]:select(1, 1), alone[1][1]:totable(), 1e-4, 1e-5))
+  end)
+
+  it("custom regularisers see each batch's slice, and batching does not change the result", function()
+    local shapes = {}
+    local function l1(x) shapes[#shapes + 1] = x:size(); return x:abs():sum() end
+    local extra = { custom_reg_functions = { ["in"] = l1, out = l1 }, num_iterations = 15 }
+    local one = {}
+    for k = 1, 3 do
+      one[k] = { ci.activation_maximisation(net, task_targets { tasks[k] },
+                                            copy(base, copy({ input_tensor = x0:narrow(1, k, 1) }, extra))) }
+    end
+    shapes = {}
+    local r = { ci.activation_maximisation(net, task_targets(tasks), copy(base, copy({ input_tensor = x0 }, extra))) }
+    assert.are.same({ 1, 5, 3 }, shapes[1])
+    assert.are.same({ 1, 30, 3 }, shapes[2])
+    for k = 1, 3 do
+      assert(G.compare(r[1]:select(1, k), one[k][1]:totable(), 1e-5, 1e-5), "input " .. k)
+      assert_close_lists(r[3][k], one[k][3][1], 1e-5, "act_loss " .. k)
+      assert_close_lists(r[5][k], one[k][5][1], 1e-5, "in_reg " .. k)
+    end
+  end)
+
+  it("normalises the gradient per batch", function()
+    local extra = { normalize_gradients = true, num_iterations = 12 }
+    local r = { ci.activation_maximisation(net, task_targets(tasks), copy(base, copy({ input_tensor = x0 }, extra))) }
+    for k = 1, 3 do
+      local a = { ci.activation_maximisation(net, task_targets { tasks[k] },
+                                             copy(base, copy({ input_tensor = x0:narrow(1, k, 1) }, extra))) }
+      assert(G.compare(r[1]:select(1, k), a[1]:totable(), 1e-5, 1e-5), "input " .. k)
+    end
+  end)
+
+  it("logs totals over the recorded batches and per-batch figures", function()
+    local rows = {}
+    local r = { ci.activation_maximisation(net, task_targets(tasks), copy(base, {
+      input_tensor = x0, log = function(row) rows[#rows + 1] = row end })) }
+    local longest = 0
+    for k = 1, 3 do longest = math.max(longest, #r[3][k]) end
+    assert.are.equal(longest, #rows)
+    for it, row in ipairs(rows) do
+      local total = 0
+      for k = 1, 3 do
+        local on = it <= #r[3][k]
+        assert.are.equal(on, row.active[k])
+        if on then
+          assert.are.equal(r[3][k][it], row.batch_activation_loss[k])
+          total = total + r[3][k][it] + r[4][k][it] + r[5][k][it]
+        else
+          assert.is_true(row.batch_loss[k] ~= row.batch_loss[k])
+        end
+      end
+      assert(math.abs(row.loss - total) < 1e-9)
+    end
+  end)
+end)
+
+describe("activation_maximisation interrupted by Ctrl-C", function()
+  -- An error ending in "interrupted!" (what the host's SIGINT hook raises) from the log at iteration `at`.
+  local function interrupt_at(at)
+    local rows = {}
+    return function(r)
+      rows[#rows + 1] = r
+      if r.iteration == at then error("interrupted!") end
+    end, rows
+  end
+
+  -- Runs f with io.stderr captured; returns f's results and the text.
+  local function capture_stderr(f)
+    local text, old = {}, io.stderr
+    io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do text[#text + 1] = s end end,
+                  flush = function() end }
+    local res = { pcall(f) }
+    io.stderr = old
+    assert(res[1], res[2])
+    return { unpack(res, 2) }, table.concat(text)
+  end
+
+  it("returns the best input so far and the losses until then, with a warning", function()
+    local net, t = setup(1)
+    local log, rows = interrupt_at(7)
+    local opts = { seed = 4, num_iterations = 40, learning_rate = 0.5, print_output = false, use_tqdm = false,
+                   log = log }
+    local r, text = capture_stderr(function() return { ci.activation_maximisation(net, t, opts) } end)
+    r = r[1]
+    assert.matches("ci.activation_maximisation: interrupted after 7 iterations", text, 1, true)
+    assert.are.equal(7, #r[3])
+    local best, best_it = math.huge, 0
+    for it, row in ipairs(rows) do if row.loss < best then best, best_it = row.loss, it end end
+    assert.is_true(best_it > 1 and best_it < 7) -- not the last iterate
+    -- the input evaluated at iteration best_it is the last iterate after best_it - 1 steps
+    local ref = { ci.activation_maximisation(net, t, { seed = 4, num_iterations = best_it - 1, learning_rate = 0.5,
+                                                       quiet = true }) }
+    assert.are.same(ref[1]:totable(), r[1]:totable())
+    assert(G.compare(r[2], ref[2]:totable(), 1e-6, 1e-7))
+  end)
+
+  it("keeps each batch's best input with independent_batches", function()
+    local net, t = setup(3)
+    local log, rows = interrupt_at(6)
+    local r = { ci.activation_maximisation(net, t, { seed = 8, num_iterations = 30, learning_rate = 0.5,
+                                                     quiet = true, independent_batches = true, log = log }) }
+    for b = 1, 3 do
+      assert.are.equal(6, #r[3][b])
+      local best, best_it = math.huge, 0
+      for it, row in ipairs(rows) do if row.batch_loss[b] < best then best, best_it = row.batch_loss[b], it end end
+      assert.is_true(best_it < 6)
+      local ref = ci.activation_maximisation(net, t, { seed = 8, num_iterations = best_it - 1, learning_rate = 0.5,
+                                                       quiet = true, independent_batches = true })
+      assert.are.same(ref:select(1, b):totable(), r[1]:select(1, b):totable())
+    end
+  end)
+
+  it("other errors still raise", function()
+    local net, t = setup(1)
+    local mode = ci.grad_enabled()
+    local ok, err = pcall(ci.activation_maximisation, net, t, { seed = 1, quiet = true,
+      log = function() error("boom") end })
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.are.equal(mode, ci.grad_enabled())
+  end)
+end)
+
 describe("progress bar", function()
   local P = require "cinterp.progress"
   it("redraws one line with count and ETA, and is silent when quiet", function()

@@ -5,17 +5,7 @@ local ci = require "cinterp"
 local G = require "golden"
 local R = require "refnet"
 
-local function input_tensor(rng, B, S, L)
-  local u = {}
-  for b = 1, B do
-    u[b] = {}
-    for s = 1, S do
-      u[b][s] = {}
-      for t = 1, L do u[b][s][t] = rng() < 0.6 and rng() * 0.8 or 0 end
-    end
-  end
-  return u
-end
+local function input_tensor(rng, B, S, L) return R.random_input(rng, B, S, L, 0.6, 0.8) end
 
 describe("network golden forward passes", function()
   local cases = G.cases("MultilayeredNetwork.forward", "LinearNetwork.forward")

@@ -174,6 +174,19 @@ function R.manip_table(list, B)
   return t
 end
 
+-- Random inputs u[b][s][t]: each entry nonzero (uniform [0, scale)) with probability p.
+function R.random_input(rng, B, S, L, p, scale)
+  local u = {}
+  for b = 1, B do
+    u[b] = {}
+    for s = 1, S do
+      u[b][s] = {}
+      for t = 1, L do u[b][s][t] = rng() < p and rng() * scale or 0 end
+    end
+  end
+  return u
+end
+
 -- A deterministic generator: rng() in [0,1), rng(n) in 1..n.
 function R.rng(seed)
   local state = seed

@@ -443,6 +443,43 @@ describe("train_model behaviour", function()
   end)
 end)
 
+describe("train_model interrupted by Ctrl-C", function()
+  it("returns the parameters as they are and the history until then, with a warning", function()
+    local net, u, n, L, B = small_net()
+    local tf = small_targets(B, n, L, true)
+    local text, old = {}, io.stderr
+    io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do text[#text + 1] = s end end,
+                  flush = function() end }
+    local ok, res = pcall(function()
+      return { ci.train_model(net, u, tf, { num_epochs = 10, learning_rate = 0.05, train_fraction = 1,
+        log = function(r) if r.epoch == 3 then error("interrupted!") end end }) }
+    end)
+    io.stderr = old
+    assert(ok, res)
+    assert.are.equal(net, res[1])
+    assert.are.equal(3, #res[2].loss)
+    assert.are.equal(3, #res[2].val_loss)
+    assert.matches("ci.train_model: interrupted after 3 epochs", table.concat(text), 1, true)
+    assert.is_false(net.slope:requires_grad())
+    -- the same as three epochs run to the end
+    local ref = small_net()
+    local _, h = ci.train_model(ref, u, tf, { num_epochs = 3, learning_rate = 0.05, train_fraction = 1, quiet = true })
+    assert.are.same(h.loss, res[2].loss)
+    for _, name in ipairs { "slope", "raw_biases", "tau_param" } do
+      assert.are.same(ref[name]:totable(), net[name]:totable())
+    end
+  end)
+
+  it("other errors still raise and leave the gradient flags as they were", function()
+    local net, u, n, L, B = small_net()
+    local ok, err = pcall(ci.train_model, net, u, small_targets(B, n, L, true),
+      { num_epochs = 4, train_fraction = 1, quiet = true, log = function() error("boom") end })
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.is_false(net.slope:requires_grad())
+  end)
+end)
+
 describe("train_model errors", function()
   local function err_of(f)
     local ok, e = pcall(f)

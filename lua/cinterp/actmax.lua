@@ -1,334 +1,499 @@
 -- actmax.lua: ci.activation_maximisation, the seed's activation maximisation:
--- Adam on the network's input so that chosen activations reach target values,
--- with L1+L2 (or custom) regularisation of the input and of the activations,
--- early stopping, snapshots, a progress bar and per-iteration logging.
+-- Adam (core/adam.c) on the network's input so that chosen activations reach
+-- target values, with L1+L2 (or custom) regularisation of the input and of the
+-- activations, early stopping, snapshots, a progress bar and per-iteration logging.
 --
--- Two paths that compute the same numbers: without custom regularisers the
--- loss and its gradient w.r.t. the activations are computed by hand (ffi loops
--- over the float data) and pushed through the network's tape node with
--- out:backward(G); with custom regularisers the whole loss is built from
--- tensor ops and differentiated by the tape.
+-- The run is split into parts, each its own optimisation problem over a
+-- contiguous range of batches: one part holding every batch (the reference's
+-- behaviour), or with independent_batches one part per batch. Losses, early
+-- stopping, gradient normalisation, the best input (kept for an interrupt) and
+-- the Adam ranges are per part; once a part has stopped, the forward runs on
+-- the active parts' batches only.
+--
+-- Two paths compute the same numbers: without custom regularisers the loss and
+-- its gradient w.r.t. the activations are computed by hand (ffi loops and the
+-- engine's L1+L2 regulariser) and pushed through the network's tape node with
+-- out:backward(G); with custom regularisers the whole loss is built from tensor
+-- ops and differentiated by the tape.
 local ffi = require "ffi"
 local P = require "cinterp.progress"
+local util = require "cinterp.util"
+
+local fmt, tanh, sqrt = string.format, math.tanh, math.sqrt
+local release, flat_view = util.release, util.flat_view
+local BETA1, BETA2, EPS = 0.9, 0.999, 1e-8 -- torch.optim.Adam's defaults
+local LOG_FIELDS = { "iteration", "loss", "activation_loss", "in_regularisation_loss",
+                     "out_regularisation_loss" }
 
 return function(ci)
   local E = ci._engine
   local C = E.C
   local where = "ci.activation_maximisation"
-  local abs, sqrt, tanh, floor = math.abs, math.sqrt, math.tanh, math.floor
 
-  local function is_int(v) return type(v) == "number" and v == floor(v) and v == v end
+  local function default(v, d) if v == nil then return d end return v end
 
-  local function shape_str(t) return "(" .. table.concat(t:size(), "x") .. ")" end
+  -- ------------------------------------------------------------ options
 
-  -- Drops our reference to a tensor now instead of waiting for Lua's GC (the
-  -- forward node behind an output holds the network's stored states).
-  local function release(t)
-    if t ~= nil then
-      ffi.gc(t, nil)
-      C.ci_tensor_release(t)
+  local function check_options(o)
+    if not util.is_int(o.num_iterations) or o.num_iterations < 0 then
+      error(where .. ": num_iterations must be an integer >= 0, got " .. tostring(o.num_iterations), 3)
+    end
+    if not util.is_int(o.n_runs) or o.n_runs < 1 then
+      error(where .. ": n_runs must be an integer >= 1, got " .. tostring(o.n_runs), 3)
+    end
+    for _, name in ipairs { "learning_rate", "in_reg_lambda", "out_reg_lambda", "stopping_threshold" } do
+      if type(o[name]) ~= "number" then
+        error(where .. ": " .. name .. " must be a number, got " .. type(o[name]), 3)
+      end
+    end
+    local custom = o.custom_reg_functions
+    if custom == nil then return end
+    if type(custom) ~= "table" then
+      error(where .. ": custom_reg_functions must be a table {[\"in\"] = f, out = g}", 3)
+    end
+    for k, f in pairs(custom) do
+      if k ~= "in" and k ~= "out" then
+        error(where .. ": custom_reg_functions has an unknown key '" .. tostring(k) ..
+              "' (use \"in\" and \"out\")", 3)
+      end
+      if type(f) ~= "function" then
+        error(where .. ": custom_reg_functions." .. k .. " must be a function of a tensor", 3)
+      end
     end
   end
 
-  local function opt(o, k, default)
-    local v = o[k]
-    if v == nil then return default end
-    return v
+  -- ------------------------------------------------------------ the problem
+
+  local function as_targets(targets, batch_size)
+    if ci.is_target_activation(targets) then return targets end
+    if type(targets) == "table" then
+      return ci.TargetActivation { targets = targets, batch_size = batch_size }
+    end
+    error(where .. ": targets must be a ci.TargetActivation (or its targets table / frame), got " ..
+          util.type_name(targets), 3)
   end
 
-  -- Squeezes the leading batch dimension of a (1, a, b) tensor.
-  local function squeeze1(t) return t:select(1, 1):clone() end
+  -- The parts: batches first .. first + count - 1, with their element ranges in the
+  -- input (0-based) and the output, their targets as offsets into the part's
+  -- output with values and loss weights (the mean over a batch's targets, averaged over
+  -- the part's batches), and their histories.
+  local function new_parts(net, targets, independent)
+    local n, L, S, B = net.n, net.num_layers, #net.sensory_indices, targets.batch_size
+    local count = independent and 1 or B -- batches per part
+    local parts = {}
+    for first = 1, B, count do
+      parts[#parts + 1] = { first = first, count = count, off = {}, val = {}, w = {}, active = true,
+                            losses = {}, act_h = {}, in_h = {}, out_h = {}, best_loss = math.huge,
+                            in_first = (first - 1) * S * L, in_count = count * S * L,
+                            out_first = (first - 1) * n * L, out_count = count * n * L }
+    end
+    for b = 1, B do
+      local p = parts[math.floor((b - 1) / count) + 1]
+      local ls, ns, vs = targets:_batch_list(b)
+      for k = 1, #ls do
+        local l, i = ls[k], ns[k]
+        if l > L then
+          error(fmt("%s: targets: layer %d (batch %d) is out of range 1..%d (num_layers)", where, l, b, L), 4)
+        end
+        if i > n then
+          error(fmt("%s: targets: neuron %d (batch %d, layer %d) is out of range 1..%d", where, i, b, l,
+                    n), 4)
+        end
+        p.off[#p.off + 1] = ((b - p.first) * n + (i - 1)) * L + (l - 1) -- within the part's output
+        p.val[#p.val + 1] = vs[k]
+        p.w[#p.w + 1] = 1 / (#ls * count)
+      end
+    end
+    return parts
+  end
+
+  -- The input being optimised: a copy of input_tensor, or uniform [0, 1) draws.
+  local function initial_input(x, seed, B, S, L)
+    if x == nil then
+      if seed ~= nil then ci.manual_seed(seed) end
+      return ci.rand(B, S, L)
+    end
+    if type(x) == "table" and getmetatable(x) == nil then x = ci.tensor(x) end
+    if not ci.is_tensor(x) then
+      error(where .. ": input_tensor must be a ci.tensor, got " .. util.type_name(x), 4)
+    end
+    if x:dim() == 2 and B == 1 and x:size(1) == S and x:size(2) == L then x = x:reshape(1, S, L) end
+    if x:dim() ~= 3 or x:size(1) ~= B or x:size(2) ~= S or x:size(3) ~= L then
+      error(fmt("%s: input_tensor must have shape (batch_size, sensory neurons, num_layers) = " ..
+                "(%d, %d, %d), got %s", where, B, S, L, util.shape_str(x)), 4)
+    end
+    return x:detach() -- a copy, off the tape
+  end
+
+  -- The run: the problem, the input, Adam's moments and its gradient.
+  local function new_run(net, targets, o)
+    local n, L, S, B = net.n, net.num_layers, #net.sensory_indices, targets.batch_size
+    local custom = o.custom_reg_functions or {}
+    local R = { net = net, o = o, n = n, L = L, S = S, B = B, th = net.threshold,
+                f_in = custom["in"], f_out = custom.out,
+                parts = new_parts(net, targets, o.independent_batches),
+                u = initial_input(o.input_tensor, o.seed, B, S, L), snapshots = {}, iterations = 0 }
+    R.tape = R.f_in ~= nil or R.f_out ~= nil or o.tape_path
+    R.active = #R.parts -- parts still optimised
+    R.u:requires_grad(true)
+    R.best = R.u:detach()
+    local N = B * S * L
+    R.m, R.v, R.g = ci.zeros(N), ci.zeros(N), ci.zeros(N)
+    return R
+  end
+
+  -- ------------------------------------------------------------ the pass
+
+  -- The batches the forward runs on: every batch (the input itself) or, once
+  -- parts of an independent run have stopped, only the active ones packed into
+  -- a fresh input (a batch's result does not depend on its neighbours, and a
+  -- stopped batch costs no more forwards). Each part in the pass gets its
+  -- position: p.pos (its first batch there), p.cin and p.cout (element offsets
+  -- in the pass's input and output). Buffers: hand path, G = d loss / d output
+  -- and g_in = d (input regularisation) / d input; tape path, the targets'
+  -- weights Wt and values Vt.
+  local function new_pass(R)
+    local X = { parts = {}, B = 0 }
+    for _, p in ipairs(R.parts) do
+      if p.active then
+        p.pos, p.cin, p.cout = X.B + 1, X.B * R.S * R.L, X.B * R.n * R.L
+        X.B = X.B + p.count
+        X.parts[#X.parts + 1] = p
+      end
+    end
+    X.full = X.B == R.B
+    X.x = X.full and R.u or ci.zeros(X.B, R.S, R.L):requires_grad(true)
+    if not R.tape then
+      X.G, X.g_in = ci.zeros(X.B, R.n, R.L), ci.zeros(X.B * R.S * R.L)
+      return X
+    end
+    X.Wt, X.Vt = ci.zeros(X.B, R.n, R.L), ci.zeros(X.B, R.n, R.L)
+    for _, p in ipairs(X.parts) do
+      for k = 1, #p.off do X.Wt.data[p.cout + p.off[k]], X.Vt.data[p.cout + p.off[k]] = p.w[k], p.val[k] end
+    end
+    return X
+  end
+
+  -- This iteration's pass (rebuilt after a part has stopped), its input up to date.
+  local function current_pass(R)
+    if R.pass == nil or #R.pass.parts ~= R.active then R.pass = new_pass(R) end
+    local X = R.pass
+    X.x.grad = nil
+    if not X.full then
+      for _, p in ipairs(X.parts) do ffi.copy(X.x.data + p.cin, R.u.data + p.in_first, 4 * p.in_count) end
+    end
+    return X
+  end
+
+  -- ------------------------------------------------------------ one iteration
 
   -- Snapshot: tanh(x if x >= th else 0) of the unclamped input.
-  local function snapshot(u, th, squeeze)
-    local s = ci.zeros(u:size())
-    local src, dst = u.data, s.data
-    for k = 0, tonumber(u.nel) - 1 do
+  local function snapshot(R)
+    local s = ci.zeros(R.B, R.S, R.L)
+    local src, dst = R.u.data, s.data
+    for k = 0, tonumber(R.u.nel) - 1 do
       local v = src[k]
-      dst[k] = v >= th and tanh(v) or 0
+      dst[k] = v >= R.th and tanh(v) or 0
     end
-    if squeeze then return squeeze1(s) end
-    return s
+    R.snapshots[#R.snapshots + 1] = R.B == 1 and s:select(1, 1):clone() or s
   end
 
-  -- lam (||x||_1 + ||x||_2) of a tensor; its gradient overwrites grad (C, deterministic).
+  -- lam (||x||_1 + ||x||_2) of elements first .. first + count - 1 of x; their
+  -- gradient overwrites the same elements of grad (the engine, deterministic).
   local reg_out = ffi.new("double[1]")
-  local function reg_value(x, lam, grad)
-    E.check(C.ci_l1l2_regulariser(x, lam, grad, reg_out), where)
+  local function l1l2(x, grad, first, count, lam)
+    E.check(C.ci_l1l2_regulariser(flat_view(x, first, count), lam, flat_view(grad, first, count),
+                                  reg_out), where)
     return reg_out[0]
   end
 
-  local function open_log(log)
-    if log == nil then return nil end
-    if type(log) == "function" then return log, nil end
-    if type(log) == "string" then
-      local f, err = io.open(log, "w")
-      if not f then error(where .. ": log: cannot open '" .. log .. "' for writing: " .. tostring(err), 3) end
-      f:write("iteration,loss,activation_loss,in_regularisation_loss,out_regularisation_loss\n")
-      return function(r)
-        f:write(string.format("%d,%.9g,%.9g,%.9g,%.9g\n", r.iteration, r.loss, r.activation_loss,
-                              r.in_regularisation_loss, r.out_regularisation_loss))
-      end, f
+  -- Hand-computed losses of the pass's parts, with X.G and X.g_in.
+  local function losses_by_hand(R, X, out)
+    local o, od, gd = R.o, out.data, X.G.data
+    for _, p in ipairs(X.parts) do
+      p.out_reg = l1l2(out, X.G, p.cout, p.out_count, o.out_reg_lambda)
+      local act = 0
+      for k = 1, #p.off do
+        local at, w = p.cout + p.off[k], p.w[k]
+        local d = od[at] - p.val[k]
+        act = act + w * d * d
+        gd[at] = gd[at] + 2 * w * d
+      end
+      p.act = act
+      p.in_reg = l1l2(X.x, X.g_in, p.cin, p.in_count, o.in_reg_lambda)
     end
-    error(where .. ": log must be a function (called with a table per iteration) or a CSV path, got " ..
-          type(log), 3)
+  end
+
+  -- A regulariser's value: ||x||_1 + ||x||_2, or the custom function's scalar tensor.
+  local function regulariser(f, x, name)
+    if f == nil then return x:norm(1) + x:norm(2) end
+    local r = f(x)
+    if type(r) == "number" then r = ci.tensor(r) end
+    if not ci.is_tensor(r) or r:numel() ~= 1 then
+      error(where .. ": custom_reg_functions." .. name .. " must return a one-element tensor", 0)
+    end
+    return r
+  end
+
+  -- The losses of the pass's parts as tensor ops; returns their sum (on the tape).
+  local function losses_on_tape(R, X, out)
+    local o, total = R.o, nil
+    local d = out - X.Vt
+    local sq = X.Wt * d * d
+    for _, p in ipairs(X.parts) do
+      local function slice(t) return p.count == X.B and t or t:narrow(1, p.pos, p.count) end
+      local act_t = slice(sq):sum()
+      local in_t = regulariser(R.f_in, slice(X.x), "in") * o.in_reg_lambda
+      local out_t = regulariser(R.f_out, slice(out), "out") * o.out_reg_lambda
+      p.act, p.in_reg, p.out_reg = act_t:item(), in_t:item(), out_t:item()
+      local loss = act_t + in_t + out_t
+      total = total and total + loss or loss
+    end
+    return total
+  end
+
+  -- Whether a loss history has been flat (within threshold) over its last n_runs
+  -- entries, checked from (0-based) iteration n_runs + 1 on, as the reference.
+  local function converged(o, losses, it)
+    if not o.early_stopping or it <= o.n_runs then return false end
+    local lo, hi = math.huge, -math.huge
+    for k = #losses - o.n_runs + 1, #losses do
+      lo, hi = math.min(lo, losses[k]), math.max(hi, losses[k])
+    end
+    return hi - lo < o.stopping_threshold
+  end
+
+  -- Each active part: its loss joins its history, then it stops (early stopping:
+  -- the iteration is not recorded, its input stays as it is) or the iteration is
+  -- recorded and its best input updated. Returns whether any part is still active.
+  local function record(R, it)
+    local any = false
+    for _, p in ipairs(R.parts) do
+      if p.active then
+        p.loss = p.act + p.in_reg + p.out_reg
+        p.losses[#p.losses + 1] = p.loss
+        if converged(R.o, p.losses, it) then
+          p.active, p.loss, R.active = false, nil, R.active - 1
+        else
+          any = true
+          p.act_h[#p.act_h + 1], p.in_h[#p.in_h + 1], p.out_h[#p.out_h + 1] = p.act, p.in_reg, p.out_reg
+          if p.loss < p.best_loss then
+            ffi.copy(R.best.data + p.in_first, R.u.data + p.in_first, 4 * p.in_count)
+            p.best_loss, p.best_iteration = p.loss, it + 1
+          end
+        end
+      end
+    end
+    return any
+  end
+
+  -- The figures of an iteration: totals over the parts recorded in it and, with
+  -- independent batches, per-batch arrays (NaN for a batch that has stopped).
+  local function iteration_row(R, it)
+    local row = { iteration = it + 1, loss = 0, activation_loss = 0, in_regularisation_loss = 0,
+                  out_regularisation_loss = 0 }
+    local per = R.o.independent_batches
+    if per then
+      row.batch_loss, row.batch_activation_loss, row.active = {}, {}, {}
+      row.batch_in_regularisation_loss, row.batch_out_regularisation_loss = {}, {}
+    end
+    for b, p in ipairs(R.parts) do
+      local on = p.loss ~= nil
+      if on then
+        row.loss = row.loss + p.loss
+        row.activation_loss = row.activation_loss + p.act
+        row.in_regularisation_loss = row.in_regularisation_loss + p.in_reg
+        row.out_regularisation_loss = row.out_regularisation_loss + p.out_reg
+      end
+      if per then
+        local nan = 0 / 0
+        row.active[b] = on
+        row.batch_loss[b], row.batch_activation_loss[b] = on and p.loss or nan, on and p.act or nan
+        row.batch_in_regularisation_loss[b] = on and p.in_reg or nan
+        row.batch_out_regularisation_loss[b] = on and p.out_reg or nan
+      end
+    end
+    return row
+  end
+
+  -- Each part's gradient at each timepoint divided by its L2 norm over the part.
+  local function normalise_gradient(R, X)
+    local gd, L = R.g.data, R.L
+    for _, p in ipairs(X.parts) do
+      local last = p.in_first + p.in_count - 1
+      for l = p.in_first, p.in_first + L - 1 do
+        local ss = 0
+        for k = l, last, L do ss = ss + gd[k] * gd[k] end
+        local nrm = sqrt(ss)
+        if nrm > 0 then for k = l, last, L do gd[k] = gd[k] / nrm end end
+      end
+    end
+  end
+
+  -- R.g = d loss / d input on the pass's parts (from the pass's input), normalised
+  -- with normalize_gradients.
+  local function input_gradient(R, X, out, loss_t)
+    if R.tape then loss_t:backward() else out:backward(X.G) end
+    local gt = X.x.grad_t
+    for _, p in ipairs(X.parts) do
+      local g = flat_view(R.g, p.in_first, p.in_count)
+      local from_x = gt ~= nil and flat_view(gt, p.cin, p.in_count) or nil
+      if R.tape and from_x then
+        E.check(C.ci_tensor_copy_(g, from_x), where)
+      elseif R.tape then
+        E.check(C.ci_tensor_fill_(g, 0), where)
+      else -- the input regulariser's gradient plus the network's
+        E.check(C.ci_tensor_copy_(g, flat_view(X.g_in, p.cin, p.in_count)), where)
+        if from_x then E.check(C.ci_tensor_add_(g, from_x, 1), where) end
+      end
+    end
+    if R.o.normalize_gradients then normalise_gradient(R, X) end
+  end
+
+  -- One Adam step on the input ranges of the active parts.
+  local function adam_step(R, step)
+    for _, p in ipairs(R.parts) do
+      if p.active then
+        E.check(C.ci_adam_step(R.u, R.g, R.m, R.v, p.in_first, p.in_count, step, R.o.learning_rate,
+                               BETA1, BETA2, EPS), where)
+      end
+    end
+  end
+
+  -- Iteration it (0-based): forward, snapshot, losses, record, log, gradient,
+  -- step, report. Returns false when every part has stopped.
+  local function iterate(R, it)
+    local X = current_pass(R)
+    local out = R.net:forward(X.x)
+    R.net.activations = nil
+    if it % 5 == 0 then snapshot(R) end
+    local loss_t = R.tape and losses_on_tape(R, X, out) or losses_by_hand(R, X, out)
+    if not record(R, it) then
+      release(loss_t); release(out)
+      return false
+    end
+    R.iterations = it + 1
+    local row = iteration_row(R, it)
+    R.write_log(row)
+    input_gradient(R, X, out, loss_t)
+    release(loss_t); release(out)
+    adam_step(R, it + 1)
+    if R.print_output and it % 10 == 0 then
+      if R.bar then R.bar:clear() end
+      io.write(fmt("Iteration %d: Activation Loss = %.9g, Input regularization Loss = %.9g, " ..
+                   "Output regularization Loss = %.9g\n", it + 1, row.activation_loss,
+                   row.in_regularisation_loss, row.out_regularisation_loss))
+      io.flush()
+    end
+    if R.bar then R.bar:update(it + 1, fmt("loss %.4g", row.loss)) end
+    return true
+  end
+
+  -- ------------------------------------------------------------ the results
+
+  local function histories(R)
+    local act, out_reg, in_reg = {}, {}, {}
+    for k, p in ipairs(R.parts) do act[k], out_reg[k], in_reg[k] = p.act_h, p.out_h, p.in_h end
+    if not R.o.independent_batches then return act[1], out_reg[1], in_reg[1] end
+    return act, out_reg, in_reg
+  end
+
+  local function print_final(R)
+    local a, i, o, any = 0, 0, 0, false
+    for _, p in ipairs(R.parts) do
+      local k = #p.act_h
+      if k > 0 then a, i, o, any = a + p.act_h[k], i + p.in_h[k], o + p.out_h[k], true end
+    end
+    if any then
+      io.write(fmt("Final - Activation loss: %.9g, Input reg: %.9g, Output reg: %.9g\n", a, i, o))
+    end
+  end
+
+  local function warn_interrupted(R)
+    local best = {}
+    for _, p in ipairs(R.parts) do
+      best[#best + 1] = p.best_iteration and fmt("%d (loss %.6g)", p.best_iteration, p.best_loss) or
+                        "the start"
+    end
+    util.warn(where, fmt("interrupted after %d iterations: returning the best input so far " ..
+                         "(iteration %s) and the losses until then", R.iterations, table.concat(best, ", ")))
+  end
+
+  -- input (clamped to [-1, 1]: the last iterate, or the best one after an
+  -- interrupt), its output, the loss histories and the snapshots.
+  local function results(R, interrupted)
+    local final = (interrupted and R.best or R.u:detach()):clamp(-1, 1)
+    local output = ci.no_grad(function() return R.net:forward(final) end)
+    if R.B == 1 then
+      final, output = final:select(1, 1):clone(), output:select(1, 1):clone()
+      R.net.activations = output
+    end
+    local act, out_reg, in_reg = histories(R)
+    return final, output, act, out_reg, in_reg, R.snapshots
   end
 
   --- ci.activation_maximisation(net, targets, opts) -> input, output, act_loss,
   --- out_reg_losses, in_reg_losses, snapshots
+  ---
+  --- opts.independent_batches = true: each batch b is its own problem, loss_b =
+  --- act_loss_b + in_reg_lambda * R_in(u_b) + out_reg_lambda * R_out(X_b), where
+  --- act_loss_b is the mean squared error over batch b's targets (0 without any),
+  --- R(x) = ||x||_1 + ||x||_2 of batch b's slice or the custom_reg_functions of
+  --- that slice (u_b: (1, S, L), X_b: (1, n, L)). The gradient is that of the sum
+  --- of the loss_b; normalize_gradients, early stopping and the best input are
+  --- per batch; a stopped batch's input is frozen, and the run ends when every
+  --- batch has stopped or after num_iterations. Each batch's result equals its
+  --- result alone (B = 1). act_loss, out_reg_losses and in_reg_losses are then
+  --- Lua arrays by batch of per-iteration arrays (act_loss[b][it]); the log
+  --- function also gets batch_loss, batch_activation_loss,
+  --- batch_in_regularisation_loss, batch_out_regularisation_loss (NaN for a
+  --- stopped batch) and active (booleans), its totals summing the batches
+  --- recorded in that iteration.
+  ---
+  --- Ctrl-C (an error ending in "interrupted!") stops the run: it returns the
+  --- best input so far (lowest loss; per batch with independent_batches) and the
+  --- losses until then, with a warning on stderr (unless quiet).
   function ci.activation_maximisation(net, targets, opts)
+    -- options: read, defaulted and checked here, in one place
     opts = opts or {}
     if type(opts) ~= "table" then error(where .. ": opts must be a table", 2) end
+    local o = {
+      num_iterations = default(opts.num_iterations, 50), learning_rate = default(opts.learning_rate, 0.1),
+      in_reg_lambda = default(opts.in_reg_lambda, 0.01), out_reg_lambda = default(opts.out_reg_lambda, 0.01),
+      custom_reg_functions = opts.custom_reg_functions, early_stopping = default(opts.early_stopping, true),
+      stopping_threshold = default(opts.stopping_threshold, 1e-5), n_runs = default(opts.n_runs, 10),
+      normalize_gradients = default(opts.normalize_gradients, false),
+      independent_batches = default(opts.independent_batches, false), quiet = default(opts.quiet, false),
+      use_tqdm = default(opts.use_tqdm, default(opts.progress, true)),
+      print_output = default(opts.print_output, true), input_tensor = opts.input_tensor, seed = opts.seed,
+      batch_size = opts.batch_size, device = opts.device, log = opts.log, tape_path = opts._tape_path == true,
+    }
+    check_options(o)
+
     if not ci.is_network(net) then
-      error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. type(net), 2)
+      error(where .. ": net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
+            util.type_name(net), 2)
     end
-    ci._recipe_device(where, net, opts.device) -- "cuda" must match the network's device
-    if not ci.is_target_activation(targets) then
-      if type(targets) == "table" then
-        targets = ci.TargetActivation { targets = targets, batch_size = opts.batch_size }
-      else
-        error(where .. ": targets must be a ci.TargetActivation (or its targets table / frame), got " ..
-              type(targets), 2)
-      end
-    end
-    local num_iterations = opt(opts, "num_iterations", 50)
-    local lr = opt(opts, "learning_rate", 0.1)
-    local lam_in = opt(opts, "in_reg_lambda", 0.01)
-    local lam_out = opt(opts, "out_reg_lambda", 0.01)
-    local custom = opts.custom_reg_functions
-    local early_stopping = opt(opts, "early_stopping", true)
-    local stopping_threshold = opt(opts, "stopping_threshold", 1e-5)
-    local n_runs = opt(opts, "n_runs", 10)
-    local quiet = opt(opts, "quiet", false)
-    local use_bar = opt(opts, "use_tqdm", opt(opts, "progress", true)) and not quiet
-    local print_output = opt(opts, "print_output", true) and not quiet
-    local normalize_gradients = opt(opts, "normalize_gradients", false)
-    if not is_int(num_iterations) or num_iterations < 0 then
-      error(where .. ": num_iterations must be an integer >= 0, got " .. tostring(num_iterations), 2)
-    end
-    if not is_int(n_runs) or n_runs < 1 then
-      error(where .. ": n_runs must be an integer >= 1, got " .. tostring(n_runs), 2)
-    end
-    for name, v in pairs { learning_rate = lr, in_reg_lambda = lam_in, out_reg_lambda = lam_out,
-                           stopping_threshold = stopping_threshold } do
-      if type(v) ~= "number" then error(where .. ": " .. name .. " must be a number, got " .. type(v), 2) end
-    end
-    local f_in, f_out
-    if custom ~= nil then
-      if type(custom) ~= "table" then
-        error(where .. ": custom_reg_functions must be a table {[\"in\"] = f, out = g}", 2)
-      end
-      for k, f in pairs(custom) do
-        if k ~= "in" and k ~= "out" then
-          error(where .. ": custom_reg_functions has an unknown key '" .. tostring(k) ..
-                "' (use \"in\" and \"out\")", 2)
-        end
-        if type(f) ~= "function" then
-          error(where .. ": custom_reg_functions." .. k .. " must be a function of a tensor", 2)
-        end
-      end
-      f_in, f_out = custom["in"], custom.out
-    end
-    local tape_path = (f_in ~= nil or f_out ~= nil) or opts._tape_path == true
-
-    local n, L, S = net.n, net.num_layers, #net.sensory_indices
-    local B = targets.batch_size
-    local th = net.threshold
-
-    -- targets -> offsets into the (B, n, L) output and per-entry weights
-    local t_off, t_val, t_w = {}, {}, {}
-    for b = 1, B do
-      local ls, ns, vs = targets:_batch_list(b)
-      local cnt = #ls
-      for k = 1, cnt do
-        local l, i = ls[k], ns[k]
-        if l > L then
-          error(string.format("%s: targets: layer %d (batch %d) is out of range 1..%d (num_layers)",
-                              where, l, b, L), 2)
-        end
-        if i > n then
-          error(string.format("%s: targets: neuron %d (batch %d, layer %d) is out of range 1..%d",
-                              where, i, b, l, n), 2)
-        end
-        t_off[#t_off + 1] = ((b - 1) * n + (i - 1)) * L + (l - 1)
-        t_val[#t_val + 1] = vs[k]
-        t_w[#t_w + 1] = 1 / (cnt * B)
-      end
-    end
-    local nt = #t_off
-
-    -- the input being optimised
-    local u
-    if opts.input_tensor ~= nil then
-      local x = opts.input_tensor
-      if type(x) == "table" and getmetatable(x) == nil then x = ci.tensor(x) end
-      if not ci.is_tensor(x) then
-        error(where .. ": input_tensor must be a ci.tensor, got " .. type(x), 2)
-      end
-      if x:dim() == 2 and B == 1 and x:size(1) == S and x:size(2) == L then
-        x = x:reshape(1, S, L)
-      end
-      if x:dim() ~= 3 or x:size(1) ~= B or x:size(2) ~= S or x:size(3) ~= L then
-        error(string.format("%s: input_tensor must have shape (batch_size, sensory neurons, " ..
-                            "num_layers) = (%d, %d, %d), got %s", where, B, S, L, shape_str(x)), 2)
-      end
-      u = x:detach() -- a copy, off the tape
-    else
-      if opts.seed ~= nil then ci.manual_seed(opts.seed) end
-      u = ci.rand(B, S, L)
-    end
-    u:requires_grad(true)
-    local N = tonumber(u.nel)
-    local NO = B * n * L
-
-    local m_state, v_state = ci.zeros(math.max(N, 1)), ci.zeros(math.max(N, 1))
-    local md, vd = m_state.data, v_state.data
-    local b1, b2, eps = 0.9, 0.999, 1e-8
-    local grad = ffi.new("double[?]", math.max(N, 1)) -- the total input gradient
-    local gextra = ci.zeros(math.max(N, 1)) -- the input regulariser's gradient (fast path)
-    local ged = gextra.data
-    local G = (not tape_path) and ci.zeros(B, n, L) or nil
-    local Wt, Vt
-    if tape_path then
-      Wt, Vt = ci.zeros(B, n, L), ci.zeros(B, n, L)
-      for k = 1, nt do
-        Wt.data[t_off[k]] = t_w[k]
-        Vt.data[t_off[k]] = t_val[k]
-      end
-    end
-
-    local logfn, logfile = open_log(opts.log)
-    local bar = use_bar and P.new(num_iterations, { quiet = quiet }) or nil
-
-    local snapshots, act_loss, out_reg_losses, in_reg_losses, losses = {}, {}, {}, {}, {}
-    local squeeze = B == 1
+    ci._recipe_device(where, net, o.device) -- "cuda" must match the network's device
+    local R = new_run(net, as_targets(targets, o.batch_size), o)
+    R.print_output = o.print_output and not o.quiet
+    R.bar = o.use_tqdm and not o.quiet and P.new(o.num_iterations, { quiet = o.quiet }) or nil
+    local close_log
+    R.write_log, close_log = util.open_log(where, o.log, LOG_FIELDS)
     local old_grad = ci.set_grad_enabled(true)
     local ok, err = pcall(function()
-      for it = 0, num_iterations - 1 do
-        u.grad = nil
-        local out = net:forward(u)
-        net.activations = nil
-        if it % 5 == 0 then snapshots[#snapshots + 1] = snapshot(u, th, squeeze) end
-        local act, in_reg, out_reg
-        local loss_t
-        if not tape_path then
-          local od, gd = out.data, G.data
-          -- output regulariser lam (||X||_1 + ||X||_2) and its gradient, in C
-          out_reg = reg_value(out, lam_out, G)
-          -- activation loss: mean over batches of the per-batch mean squared error
-          act = 0
-          for k = 1, nt do
-            local o = t_off[k]
-            local d = od[o] - t_val[k]
-            act = act + t_w[k] * d * d
-            gd[o] = gd[o] + 2 * t_w[k] * d
-          end
-          in_reg = reg_value(u, lam_in, gextra)
-        else
-          local d = out - Vt
-          local act_t = (Wt * d * d):sum()
-          local function reg(f, x, name)
-            if f == nil then return x:norm(1) + x:norm(2) end
-            local r = f(x)
-            if type(r) == "number" then r = ci.tensor(r) end
-            if not ci.is_tensor(r) or r:numel() ~= 1 then
-              error(where .. ": custom_reg_functions." .. name .. " must return a one-element tensor", 0)
-            end
-            return r
-          end
-          local in_t = reg(f_in, u, "in") * lam_in
-          local out_t = reg(f_out, out, "out") * lam_out
-          act, in_reg, out_reg = act_t:item(), in_t:item(), out_t:item()
-          loss_t = act_t + in_t + out_t
-        end
-        local loss = act + in_reg + out_reg
-        losses[#losses + 1] = loss
-        if early_stopping and it > n_runs then
-          local lo, hi = math.huge, -math.huge
-          for k = #losses - n_runs + 1, #losses do
-            local v = losses[k]
-            if v < lo then lo = v end
-            if v > hi then hi = v end
-          end
-          if hi - lo < stopping_threshold then
-            release(out)
-            break
-          end
-        end
-        if logfn then
-          logfn { iteration = it + 1, loss = loss, activation_loss = act,
-                  in_regularisation_loss = in_reg, out_regularisation_loss = out_reg }
-        end
-        act_loss[#act_loss + 1] = act
-        out_reg_losses[#out_reg_losses + 1] = out_reg
-        in_reg_losses[#in_reg_losses + 1] = in_reg
-
-        -- gradient of the loss w.r.t. the input
-        if not tape_path then
-          out:backward(G)
-        else
-          loss_t:backward()
-          release(loss_t)
-        end
-        release(out)
-        local gt = u.grad_t
-        local gd
-        if gt == nil then
-          gd = nil
-        else
-          gd = gt.data
-        end
-        local ud = u.data
-        for k = 0, N - 1 do
-          grad[k] = (gd ~= nil and gd[k] or 0) + (tape_path and 0 or ged[k])
-        end
-        if normalize_gradients then
-          -- each timepoint's gradient divided by its L2 norm over batch and sensory neurons
-          for l = 0, L - 1 do
-            local ss = 0
-            for k = l, N - 1, L do ss = ss + grad[k] * grad[k] end
-            local nrm = sqrt(ss)
-            if nrm > 0 then
-              for k = l, N - 1, L do grad[k] = grad[k] / nrm end
-            end
-          end
-        end
-        -- Adam (torch's update rule and defaults)
-        local step = it + 1
-        local bc1, bc2s = 1 - b1 ^ step, sqrt(1 - b2 ^ step)
-        local step_size = lr / bc1
-        for k = 0, N - 1 do
-          local g = grad[k]
-          md[k] = md[k] + (g - md[k]) * (1 - b1)
-          vd[k] = vd[k] * b2 + (1 - b2) * g * g
-          ud[k] = ud[k] - step_size * md[k] / (sqrt(vd[k]) / bc2s + eps)
-        end
-        if print_output and it % 10 == 0 then
-          if bar then bar:clear() end
-          io.write(string.format("Iteration %d: Activation Loss = %.9g, Input regularization Loss = %.9g, " ..
-                                 "Output regularization Loss = %.9g\n", it + 1, act, in_reg, out_reg))
-          io.flush()
-        end
-        if bar then bar:update(it + 1, string.format("loss %.4g", loss)) end
+      for it = 0, o.num_iterations - 1 do
+        if not iterate(R, it) then break end
       end
     end)
     ci.set_grad_enabled(old_grad)
-    if bar then bar:finish(#act_loss) end
-    if logfile then logfile:close() end
-    u:requires_grad(false)
-    if not ok then error(err, 0) end
-    if print_output and #act_loss > 0 then
-      io.write(string.format("Final - Activation loss: %.9g, Input reg: %.9g, Output reg: %.9g\n",
-                             act_loss[#act_loss], in_reg_losses[#in_reg_losses],
-                             out_reg_losses[#out_reg_losses]))
-    end
-    local final = u:detach():clamp(-1, 1)
-    local output = ci.no_grad(function() return net:forward(final) end)
-    if squeeze then
-      final = squeeze1(final)
-      output = squeeze1(output)
-      net.activations = output
-    end
-    return final, output, act_loss, out_reg_losses, in_reg_losses, snapshots
+    if R.bar then R.bar:finish(R.iterations) end
+    close_log()
+    R.u:requires_grad(false)
+    local interrupted = not ok and util.is_interrupt(err)
+    if not ok and not interrupted then error(err, 0) end
+    if interrupted and not o.quiet then warn_interrupted(R) end
+    if R.print_output then print_final(R) end
+    return results(R, interrupted)
   end
 end

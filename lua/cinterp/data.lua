@@ -5,6 +5,7 @@
 -- are time_1 .. time_L; default batch names batch_1 .. batch_B. Shared helpers
 -- for paths.lua are exposed as ci._data.
 local ffi = require "ffi"
+local util = require "cinterp.util"
 
 local fmt, floor, huge = string.format, math.floor, math.huge
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
@@ -13,33 +14,14 @@ local D = {}
 
 -- ------------------------------------------------------------ helpers
 
-local function is_int(v) return type(v) == "number" and v == v and v % 1 == 0 end
+local is_int = util.is_int
 
 -- Group ordering: numbers before strings, each ascending (other types by text).
-local function rank(v)
-  local t = type(v)
-  if t == "number" then return 0 end
-  if t == "string" then return 1 end
-  return 2
-end
-local function less(a, b)
-  local ra, rb = rank(a), rank(b)
-  if ra ~= rb then return ra < rb end
-  if ra == 2 then return tostring(a) < tostring(b) end
-  if a ~= a then return false end       -- NaN last
-  if b ~= b then return true end
-  return a < b
-end
+local less = util.less
 D.less = less
 
 -- Text of a group value as the reference's str(): integers without ".0".
-local function keystr(v)
-  if type(v) == "number" then
-    if is_int(v) and math.abs(v) < 2 ^ 53 then return fmt("%d", v) end
-    return tostring(v)
-  end
-  return tostring(v)
-end
+local keystr = util.label_text
 D.keystr = keystr
 
 local function describe(x, ci)

@@ -24,6 +24,7 @@
 -- values are skipped. Output: key columns, then aggregates in name order, one
 -- row per distinct key, sorted by key (numbers before strings, NaN last).
 local O = require "cinterp.options"
+local util = require "cinterp.util"
 local M = {}
 
 local nan = 0 / 0
@@ -112,20 +113,7 @@ end
 -- ------------------------------------------------------------ ordering / keys
 
 -- total order on cell values: numbers < strings < others; NaN after numbers.
-local function rank(v)
-  local t = type(v)
-  if t == "number" then return v ~= v and 1 or 0 end
-  if t == "string" then return 2 end
-  return 3
-end
-
-local function less(a, b)
-  local ra, rb = rank(a), rank(b)
-  if ra ~= rb then return ra < rb end
-  if ra == 0 or ra == 2 then return a < b end
-  if ra == 3 then return tostring(a) < tostring(b) end
-  return false
-end
+local less = util.less
 
 local NAN_KEY = {}
 -- hashable key of one value (NaN cannot index a table)
@@ -951,12 +939,7 @@ function Frame:melt(id_vars, value_vars, var_name, value_name)
   return make(names, cols, total)
 end
 
-local function label(v)
-  if type(v) == "number" and v == floor(v) and math.abs(v) < 1e15 then
-    return fmt("%d", v)
-  end
-  return tostring(v)
-end
+local label = util.label_text
 
 -- wide format: one row per distinct index value (sorted), one column per
 -- distinct `columns` value (sorted, named by its text); absent cells missing
@@ -1141,19 +1124,8 @@ end
 mt.__tostring = function(f) return f:tostring() end
 
 -- Every method checks its self (f.nrow(tensor) is an error naming the method);
--- methods added later (csv.lua's write_csv, ...) are wrapped the same way.
-local function guard_self(name, fn)
-  if type(fn) ~= "function" then return fn end
-  return function(f, ...)
-    if not is_frame(f) then
-      error(fmt("ci.frame:%s: self must be a ci.frame (call it as f:%s(...)), got %s", name, name,
-                type(f)), 2)
-    end
-    return fn(f, ...)
-  end
-end
-for name, fn in pairs(Frame) do Frame[name] = guard_self(name, fn) end
-setmetatable(Frame, { __newindex = function(t, name, fn) rawset(t, name, guard_self(name, fn)) end })
+-- methods added later (csv.lua's write_csv, ...) are checked the same way.
+util.guard_methods(Frame, is_frame, { prefix = "ci.frame", what = "a ci.frame", var = "f", later = true })
 
 -- ------------------------------------------------------------ declarations (help, docs/API.md)
 

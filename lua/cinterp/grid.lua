@@ -65,7 +65,7 @@ print(fig.kind)  --> output_grid]] }
 return function(ci)
   local fmt, floor = string.format, math.floor
 
-  local function is_int(v) return type(v) == "number" and v == floor(v) and v == v and v ~= math.huge end
+  local is_int = require("cinterp.util").is_int
 
   local function describe(x)
     if ci.is_tensor(x) then return "a " .. tonumber(x.ndim) .. "-d tensor" end

@@ -1,7 +1,8 @@
 -- cinterp: the Lua library of the cinterp workbench. `local ci = require "cinterp"`.
 -- Each concept lives in its own module under cinterp/; a module returns a function
 -- install(ci) that adds its public names to the ci table. Modules are installed in
--- the order below (later ones may use earlier ones).
+-- the order below (later ones may use earlier ones); a missing one is an error.
+-- Plain helper modules (cinterp.util, cinterp.progress) are required where used.
 local ci = {}
 local engine = require "cinterp.ffi"
 
@@ -23,7 +24,7 @@ function ci._methods_of(x)
 end
 
 local modules = {
-  "util", "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "network", "targets",
+  "cli", "tensor", "tape", "sparse", "frame", "csv", "generator", "device", "network", "targets",
   "actmax", "train", "saliency", "data", "paths", "connectome", "plot",
   "grid",
   "help",   -- last: ci.help and the declarations' name resolution (cinterp.options)
@@ -31,10 +32,7 @@ local modules = {
 modules[#modules + 1] = "screen" -- ci.screen, ci.screen_merge (screen*.lua)
 
 for _, name in ipairs(modules) do
-  local modname = "cinterp." .. name
-  if package.searchpath(modname, package.path) then
-    require(modname)(ci)
-  end
+  require("cinterp." .. name)(ci)
 end
 
 return ci

@@ -3,11 +3,13 @@
 -- manipulate and checkpointing, the tape-recorded fallback for a custom Lua
 -- activation function, set_param_grads and training_mode.
 local ffi = require "ffi"
+local util = require "cinterp.util"
+
+local fmt, is_int = string.format, util.is_int
 
 return function(ci)
   local E = ci._engine
   local C, check = E.C, E.check
-  require("cinterp.device")(ci) -- ci._check_device, ci.cuda_available, ci.device_info
 
   local Network = {}
   local NetworkMT = { __index = Network }
@@ -17,219 +19,218 @@ return function(ci)
     return ci._tensor.wrap(p)
   end
 
-  local function is_int(v) return type(v) == "number" and v == math.floor(v) and v == v end
-
   -- Distinct groups in the API's order: numbers before strings, each ascending.
-  function ci._sorted_groups(values)
-    local seen, list = {}, {}
-    for _, g in pairs(values) do
-      if not seen[g] then seen[g] = true; list[#list + 1] = g end
-    end
-    table.sort(list, function(a, b)
-      local ta, tb = type(a), type(b)
-      if ta ~= tb then return ta == "number" end
-      return a < b
-    end)
-    return list
-  end
+  ci._sorted_groups = util.sorted_unique
 
   local function as_weights(where, w)
-    if ci.is_sparse and ci.is_sparse(w) then return w end
-    if ci.is_tensor and ci.is_tensor(w) then
+    if ci.is_sparse(w) then return w end
+    if ci.is_tensor(w) then
       if w:dim() ~= 2 then
         error(where .. ": all_weights must be a 2-d tensor or a ci.sparse matrix, got a " ..
-              w:dim() .. "-d tensor", 3)
+              w:dim() .. "-d tensor", 4)
       end
       return ci.sparse.from_dense(w)
     end
     error(where .. ": all_weights must be a ci.sparse matrix or a 2-d ci.tensor, got " ..
-          type(w), 3)
+          type(w), 4)
   end
 
-  local function new_network(kind, where, all_weights, sensory_indices, opts)
-    opts = opts or {}
-    if type(opts) ~= "table" then error(where .. ": opts must be a table", 3) end
-    local W = as_weights(where, all_weights)
-    local n = W.nrows
-    if W.nrows ~= W.ncols then
-      error(string.format("%s: all_weights must be square, got %d x %d", where, W.nrows, W.ncols), 3)
+  -- The sensory neurons: a Lua array (or tensor) of distinct 1-based indices,
+  -- returned as a copy and as the engine's 0-based int32 array.
+  local function read_sensory(where, sensory_indices, n)
+    if ci.is_tensor(sensory_indices) then sensory_indices = sensory_indices:totable() end
+    if type(sensory_indices) ~= "table" then
+      error(where .. ": sensory_indices must be a Lua array of neuron indices", 4)
     end
-    if type(sensory_indices) ~= "table" and not (ci.is_tensor and ci.is_tensor(sensory_indices)) then
-      error(where .. ": sensory_indices must be a Lua array of neuron indices", 3)
-    end
-    if ci.is_tensor and ci.is_tensor(sensory_indices) then sensory_indices = sensory_indices:totable() end
     local S = #sensory_indices
     local sens = ffi.new("int32_t[?]", math.max(S, 1))
     local seen = {}
     for s = 1, S do
       local i = sensory_indices[s]
       if not is_int(i) or i < 1 or i > n then
-        error(string.format("%s: sensory_indices[%d] = %s is out of range 1..%d", where, s,
-                            tostring(i), n), 3)
+        error(fmt("%s: sensory_indices[%d] = %s is out of range 1..%d", where, s, tostring(i), n), 4)
       end
       if seen[i] then
-        error(string.format("%s: sensory_indices[%d] = %d repeats sensory_indices[%d]", where, s,
-                            i, seen[i]), 3)
+        error(fmt("%s: sensory_indices[%d] = %d repeats sensory_indices[%d]", where, s, i, seen[i]), 4)
       end
       seen[i] = s
       sens[s - 1] = i - 1
     end
-    local num_layers = opts.num_layers or 2
-    if not is_int(num_layers) or num_layers < 1 then
-      error(where .. ": num_layers must be an integer >= 1, got " .. tostring(num_layers), 3)
+    return { unpack(sensory_indices) }, sens
+  end
+
+  -- The constructor's options with their defaults, checked.
+  local function read_options(where, opts)
+    if type(opts) ~= "table" then error(where .. ": opts must be a table", 4) end
+    local o = {
+      num_layers = opts.num_layers or 2,
+      threshold = opts.threshold or 0.01,
+      tanh_steepness = opts.tanh_steepness or 5,
+      default_bias = opts.default_bias or 0.0,
+      tau = opts.tau or 10,
+      idx_to_group = opts.idx_to_group,
+      slope_dict = opts.slope_dict, bias_dict = opts.bias_dict, tau_dict = opts.tau_dict,
+      divisive_strength = opts.divisive_strength == nil and 1 or opts.divisive_strength,
+      divisive_normalization = opts.divisive_normalization,
+      activation_function = opts.activation_function,
+      device = opts.device,
+    }
+    if not is_int(o.num_layers) or o.num_layers < 1 then
+      error(where .. ": num_layers must be an integer >= 1, got " .. tostring(o.num_layers), 4)
     end
-    local threshold = opts.threshold or 0.01
-    local tanh_steepness = opts.tanh_steepness or 5
-    local default_bias = opts.default_bias or 0.0
-    local tau = opts.tau or 10
-    for name, v in pairs { threshold = threshold, tanh_steepness = tanh_steepness,
-                           default_bias = default_bias, tau = tau } do
-      if type(v) ~= "number" then error(where .. ": " .. name .. " must be a number", 3) end
+    for _, name in ipairs { "threshold", "tanh_steepness", "default_bias", "tau" } do
+      if type(o[name]) ~= "number" then error(where .. ": " .. name .. " must be a number", 4) end
     end
-    -- "cuda" needs the CUDA build and a GPU (ci_cuda_available): else an error, no fallback
-    local device = ci._check_device(where, opts.device, 3)
-    if device == "cuda" and opts.activation_function ~= nil then
+    o.device = ci._check_device(where, o.device, 4) -- "cuda" needs the build and a GPU, no fallback
+    local af = o.activation_function
+    if af ~= nil and type(af) ~= "function" then
+      error(where .. ": activation_function must be a Lua function (net, x, x_previous)", 4)
+    end
+    if af and o.device == "cuda" then
       error(where .. ": device = \"cuda\" cannot run a custom activation_function (a Lua " ..
-            "function runs on the CPU); leave device out or drop activation_function", 3)
+            "function runs on the CPU); leave device out or drop activation_function", 4)
     end
-    if opts.activation_function ~= nil and type(opts.activation_function) ~= "function" then
-      error(where .. ": activation_function must be a Lua function (net, x, x_previous)", 3)
+    if af and o.divisive_normalization then
+      error(where .. ": a custom activation_function cannot be combined with " ..
+            "divisive_normalization (the divisive slope lives in the built-in activation)", 4)
     end
-
-    local spec = ffi.new("ci_net_spec")
-    spec.kind = kind
-    spec.num_layers = num_layers
-    spec.threshold = threshold
-    spec.n_sensory = S
-    spec.sensory = sens
-    spec.slope, spec.bias, spec.tau = tanh_steepness, default_bias, tau
-    local keep = { sens }
-
-    local groups, group_index, indices = nil, nil, nil
-    local idx_to_group = opts.idx_to_group
-    if idx_to_group ~= nil then
-      if type(idx_to_group) ~= "table" then
-        error(where .. ": idx_to_group must be a table {group of neuron 1, ..., n}", 3)
-      end
-      for i = 1, n do
-        local g = idx_to_group[i]
-        if g == nil then
-          error(string.format("%s: idx_to_group has no group for neuron %d (it must map each " ..
-                              "of the %d neurons)", where, i, n), 3)
-        end
-        if type(g) ~= "string" and type(g) ~= "number" then
-          error(string.format("%s: idx_to_group[%d] must be a string or a number", where, i), 3)
-        end
-      end
-      for k in pairs(idx_to_group) do
-        if not is_int(k) or k < 1 or k > n then
-          error(string.format("%s: idx_to_group has key %s outside 1..%d (wrong length?)", where,
-                              tostring(k), n), 3)
-        end
-      end
-      groups = ci._sorted_groups(idx_to_group)
-      group_index = {}
-      for gi, g in ipairs(groups) do group_index[g] = gi end
-      local G = #groups
-      local gof = ffi.new("int32_t[?]", n)
-      indices = {}
-      for i = 1, n do
-        gof[i - 1] = group_index[idx_to_group[i]] - 1
-        indices[i] = group_index[idx_to_group[i]]
-      end
-      local function init(dict, default, name)
-        local a = ffi.new("float[?]", G)
-        if dict ~= nil and type(dict) ~= "table" then
-          error(where .. ": " .. name .. " must be a table {group = value}", 4)
-        end
-        for gi, g in ipairs(groups) do
-          local v = dict and dict[g]
-          if v ~= nil and type(v) ~= "number" then
-            error(string.format("%s: %s[%s] must be a number", where, name, tostring(g)), 4)
-          end
-          a[gi - 1] = v or default
-        end
-        return a
-      end
-      local ds = opts.divisive_strength
-      if ds == nil then ds = 1 end
-      local ds_dict, ds_default = nil, 1
-      if type(ds) == "number" then ds_default = ds
-      elseif type(ds) == "table" then ds_dict = ds
-      else error(where .. ": divisive_strength must be a number or a table {pre_group = value}", 3) end
-      spec.n_groups = G
-      spec.group_of = gof
-      spec.init_slope = init(opts.slope_dict, tanh_steepness, "slope_dict")
-      spec.init_raw_bias = init(opts.bias_dict, default_bias, "bias_dict")
-      spec.init_tau = init(opts.tau_dict, tau, "tau_dict")
-      spec.init_div_strength = init(ds_dict, ds_default, "divisive_strength")
-      keep[#keep + 1] = gof
-      keep[#keep + 1] = spec.init_slope; keep[#keep + 1] = spec.init_raw_bias
-      keep[#keep + 1] = spec.init_tau; keep[#keep + 1] = spec.init_div_strength
-      local dn = opts.divisive_normalization
-      if dn ~= nil then
-        if type(dn) ~= "table" then
-          error(where .. ": divisive_normalization must be a table {pre_group = {post_group, ...}}", 3)
-        end
-        local pairs_ = ffi.new("uint8_t[?]", G * G)
-        for pre, posts in pairs(dn) do
-          if type(posts) ~= "table" then
-            error(string.format("%s: divisive_normalization[%s] must be a list of post groups",
-                                where, tostring(pre)), 3)
-          end
-          local gp = group_index[pre]
-          for _, post in ipairs(posts) do
-            local gq = group_index[post]
-            if gp and gq then pairs_[(gp - 1) * G + (gq - 1)] = 1 end
-          end
-        end
-        spec.div_pairs = pairs_
-        keep[#keep + 1] = pairs_
-      end
-    elseif opts.divisive_normalization ~= nil then
-      error(where .. ": divisive_normalization needs idx_to_group (the groups of the neurons)", 3)
+    if o.divisive_normalization ~= nil and o.idx_to_group == nil then
+      error(where .. ": divisive_normalization needs idx_to_group (the groups of the neurons)", 4)
     end
+    return o
+  end
 
+  -- idx_to_group -> the sorted groups, group -> position, and each neuron's position.
+  local function read_groups(where, idx_to_group, n)
+    if type(idx_to_group) ~= "table" then
+      error(where .. ": idx_to_group must be a table {group of neuron 1, ..., n}", 4)
+    end
+    for i = 1, n do
+      local g = idx_to_group[i]
+      if g == nil then
+        error(fmt("%s: idx_to_group has no group for neuron %d (it must map each of the %d " ..
+                  "neurons)", where, i, n), 4)
+      end
+      if type(g) ~= "string" and type(g) ~= "number" then
+        error(fmt("%s: idx_to_group[%d] must be a string or a number", where, i), 4)
+      end
+    end
+    for k in pairs(idx_to_group) do
+      if not is_int(k) or k < 1 or k > n then
+        error(fmt("%s: idx_to_group has key %s outside 1..%d (wrong length?)", where, tostring(k), n), 4)
+      end
+    end
+    local groups = util.sorted_unique(idx_to_group)
+    local group_index, indices = {}, {}
+    for gi, g in ipairs(groups) do group_index[g] = gi end
+    for i = 1, n do indices[i] = group_index[idx_to_group[i]] end
+    return groups, group_index, indices
+  end
+
+  -- A per-group float array from {group = value} (missing groups get `default`).
+  local function group_values(where, groups, dict, default, name)
+    if dict ~= nil and type(dict) ~= "table" then
+      error(where .. ": " .. name .. " must be a table {group = value}", 5)
+    end
+    local a = ffi.new("float[?]", #groups)
+    for gi, g in ipairs(groups) do
+      local v = dict and dict[g]
+      if v ~= nil and type(v) ~= "number" then
+        error(fmt("%s: %s[%s] must be a number", where, name, tostring(g)), 5)
+      end
+      a[gi - 1] = v or default
+    end
+    return a
+  end
+
+  -- The G x G matrix of (pre group, post group) pairs with divisive connections.
+  local function divisive_pairs(where, dn, group_index, G)
+    if type(dn) ~= "table" then
+      error(where .. ": divisive_normalization must be a table {pre_group = {post_group, ...}}", 5)
+    end
+    local pairs_ = ffi.new("uint8_t[?]", G * G)
+    for pre, posts in pairs(dn) do
+      if type(posts) ~= "table" then
+        error(fmt("%s: divisive_normalization[%s] must be a list of post groups", where, tostring(pre)), 5)
+      end
+      local gp = group_index[pre]
+      for _, post in ipairs(posts) do
+        local gq = group_index[post]
+        if gp and gq then pairs_[(gp - 1) * G + (gq - 1)] = 1 end
+      end
+    end
+    return pairs_
+  end
+
+  -- Fills the spec's per-group fields (initial parameters, divisive pairs);
+  -- the arrays it points to are kept alive in `keep`.
+  local function set_group_spec(where, spec, keep, o, groups, group_index, indices)
+    local G = #groups
+    local gof = ffi.new("int32_t[?]", #indices)
+    for i, gi in ipairs(indices) do gof[i - 1] = gi - 1 end
+    local ds = o.divisive_strength
+    if type(ds) ~= "number" and type(ds) ~= "table" then
+      error(where .. ": divisive_strength must be a number or a table {pre_group = value}", 4)
+    end
+    spec.n_groups, spec.group_of = G, gof
+    spec.init_slope = group_values(where, groups, o.slope_dict, o.tanh_steepness, "slope_dict")
+    spec.init_raw_bias = group_values(where, groups, o.bias_dict, o.default_bias, "bias_dict")
+    spec.init_tau = group_values(where, groups, o.tau_dict, o.tau, "tau_dict")
+    spec.init_div_strength = group_values(where, groups, type(ds) == "table" and ds or nil,
+                                          type(ds) == "number" and ds or 1, "divisive_strength")
+    keep[#keep + 1] = { gof, spec.init_slope, spec.init_raw_bias, spec.init_tau, spec.init_div_strength }
+    if o.divisive_normalization ~= nil then
+      spec.div_pairs = divisive_pairs(where, o.divisive_normalization, group_index, G)
+      keep[#keep + 1] = spec.div_pairs
+    end
+  end
+
+  -- The engine's network (ci_net_new), owned by Lua's GC, on the chosen device.
+  local function new_engine_net(where, W, spec, device)
     local pnet = ffi.new("ci_net*[1]")
-    local rc = C.ci_net_new(W, spec, pnet)
-    if rc ~= 0 then
-      local msg = ffi.string(C.ci_last_error()):gsub("^ci_net_new: ", "")
-      error(where .. ": " .. msg, 3)
+    if C.ci_net_new(W, spec, pnet) ~= 0 then
+      error(where .. ": " .. ffi.string(C.ci_last_error()):gsub("^ci_net_new: ", ""), 4)
     end
     local handle = ffi.gc(pnet[0], C.ci_net_release)
-    if device == "cuda" then check(C.ci_net_to_device(handle, C.CI_DEVICE_CUDA), where, 4) end
+    if device == "cuda" then check(C.ci_net_to_device(handle, C.CI_DEVICE_CUDA), where, 5) end
+    return handle
+  end
+
+  local PARAM_NAMES = { "slope", "raw_biases", "tau_param", "divisive_strength" }
+
+  -- The seed's constructor: weights and sensory neurons checked, options read,
+  -- groups and their initial parameters laid out, the engine's network built and
+  -- wrapped with its live parameter tensors (when there are groups).
+  local function new_network(kind, where, all_weights, sensory_indices, opts)
+    local o = read_options(where, opts or {})
+    local W = as_weights(where, all_weights)
+    local n = W.nrows
+    if W.nrows ~= W.ncols then
+      error(fmt("%s: all_weights must be square, got %d x %d", where, n, W.ncols), 3)
+    end
+    local sensory, sens = read_sensory(where, sensory_indices, n)
+    local spec = ffi.new("ci_net_spec", { kind = kind, num_layers = o.num_layers, threshold = o.threshold,
+                                          n_sensory = #sensory, sensory = sens, slope = o.tanh_steepness,
+                                          bias = o.default_bias, tau = o.tau })
+    local keep = { sens }
+    local groups, group_index, indices
+    if o.idx_to_group ~= nil then
+      groups, group_index, indices = read_groups(where, o.idx_to_group, n)
+      set_group_spec(where, spec, keep, o, groups, group_index, indices)
+    end
+    local handle = new_engine_net(where, W, spec, o.device)
     local self = setmetatable({
-      _net = handle,
-      _kind = kind,
-      _where = where,
-      n = n,
-      num_layers = num_layers,
-      threshold = threshold,
-      tanh_steepness = tanh_steepness,
-      default_bias = default_bias,
-      tau = tau,
-      sensory_indices = { unpack(sensory_indices) },
-      idx_to_group = idx_to_group,
-      groups = groups,
-      group_index = group_index,
-      indices = indices,
-      divisive_normalization = opts.divisive_normalization,
-      custom_activation_function = opts.activation_function,
-      device = device,
-      all_weights = W,
+      _net = handle, _kind = kind, _where = where, n = n, num_layers = o.num_layers,
+      threshold = o.threshold, tanh_steepness = o.tanh_steepness, default_bias = o.default_bias,
+      tau = o.tau, sensory_indices = sensory, idx_to_group = o.idx_to_group, groups = groups,
+      group_index = group_index, indices = indices, divisive_normalization = o.divisive_normalization,
+      custom_activation_function = o.activation_function, device = o.device, all_weights = W,
       activations = nil,
     }, NetworkMT)
-    if groups then
-      local names = { "slope", "raw_biases", "tau_param", "divisive_strength" }
-      for k = 0, 3 do
-        local pt = ffi.new("ci_tensor*[1]")
-        check(C.ci_net_param(handle, k, pt), where)
-        self[names[k + 1]] = wrap_tensor(pt[0])
-      end
-    end
-    if opts.activation_function and opts.divisive_normalization then
-      error(where .. ": a custom activation_function cannot be combined with " ..
-            "divisive_normalization (the divisive slope lives in the built-in activation)", 3)
+    for k = 0, groups and 3 or -1 do
+      local pt = ffi.new("ci_tensor*[1]")
+      check(C.ci_net_param(handle, k, pt), where)
+      self[PARAM_NAMES[k + 1]] = wrap_tensor(pt[0])
     end
     return self
   end
@@ -267,68 +268,71 @@ return function(ci)
     self.num_layers = L
   end
 
-  -- Turns the manipulate table into a C array of ci_manip.
+  -- Whether a manipulate table is per batch ({[b] = {[layer] = {[key] = value}}}):
+  -- its first entry's first entry is itself a table.
+  local function is_per_batch(manipulate)
+    local _, first = next(manipulate)
+    if type(first) ~= "table" then return false end
+    local _, inner = next(first)
+    return type(inner) == "table"
+  end
+
+  -- The neurons a manipulate key names: a group's members with groups (a numeric
+  -- key that is not a group names nothing, as in the reference), else one neuron.
+  local function manip_neurons(self, key, where)
+    if self.groups then
+      if self.group_index[key] then
+        local list = {}
+        for i = 1, self.n do if self.idx_to_group[i] == key then list[#list + 1] = i end end
+        return list
+      end
+      if type(key) == "string" then
+        error(fmt("%s: manipulate: unknown group '%s' (the groups of idx_to_group)", where, key), 6)
+      end
+      return {}
+    end
+    if not is_int(key) or key < 1 or key > self.n then
+      error(fmt("%s: manipulate: neuron %s is out of range 1..%d", where, tostring(key), self.n), 6)
+    end
+    return { key }
+  end
+
+  -- Appends {layer, batch (0 = every batch), neuron, value} for one layer's table.
+  local function add_manip(self, list, batch, layer, spec, where)
+    if not is_int(layer) then
+      error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5)
+    end
+    if layer < 1 then
+      error(fmt("%s: manipulate: layer %d is out of range (layers are 1-based)", where, layer), 5)
+    end
+    if layer > self.num_layers then return end -- as the reference: a later layer never comes
+    if type(spec) ~= "table" then
+      error(where .. ": manipulate[" .. layer .. "] must be a table {[neuron or group] = value}", 5)
+    end
+    for key, value in pairs(spec) do
+      if type(value) ~= "number" then
+        error(where .. ": manipulate: value for " .. tostring(key) .. " must be a number", 5)
+      end
+      for _, i in ipairs(manip_neurons(self, key, where)) do list[#list + 1] = { layer, batch, i, value } end
+    end
+  end
+
+  -- The manipulate option as a list of {layer, batch (0 = all), neuron, value}.
   -- Global: {[layer] = {[key] = value}}; per batch: {[b] = {[layer] = {[key] = value}}}.
-  -- Keys are neuron indices without groups and group names with groups (then
-  -- numeric keys match nothing, as in the reference).
+  -- Keys are neuron indices without groups and group names with groups.
   local function manip_list(self, manipulate, B, where)
     local list = {}
     if manipulate == nil then return list end
     if type(manipulate) ~= "table" then error(where .. ": manipulate must be a table", 4) end
-    local per_batch = false
-    for _, v in pairs(manipulate) do
-      if type(v) == "table" then
-        for _, w in pairs(v) do
-          if type(w) == "table" then per_batch = true end
-          break
-        end
-      end
-      break
+    if not is_per_batch(manipulate) then
+      for layer, spec in pairs(manipulate) do add_manip(self, list, 0, layer, spec, where) end
+      return list
     end
-    local function add(batch, layer, spec)
-      if not is_int(layer) then error(where .. ": manipulate: layer " .. tostring(layer) .. " is not an integer", 5) end
-      if layer < 1 then
-        error(string.format("%s: manipulate: layer %d is out of range (layers are 1-based)", where,
-                            layer), 5)
+    for b, layers in pairs(manipulate) do
+      if not is_int(b) or b < 1 or b > B then
+        error(fmt("%s: manipulate: batch %s is out of range 1..%d", where, tostring(b), B), 4)
       end
-      if layer > self.num_layers then return end  -- as the reference: a later layer never comes
-      if type(spec) ~= "table" then error(where .. ": manipulate[" .. layer .. "] must be a table {[neuron or group] = value}", 5) end
-      for key, value in pairs(spec) do
-        if type(value) ~= "number" then
-          error(where .. ": manipulate: value for " .. tostring(key) .. " must be a number", 5)
-        end
-        if self.groups then
-          if type(key) == "string" and self.group_index[key] == nil then
-            error(string.format("%s: manipulate: unknown group %s (the groups of idx_to_group)",
-                                where, type(key) == "string" and ("'" .. key .. "'") or tostring(key)), 5)
-          end
-          if type(key) == "string" or (self.group_index[key] and type(key) ~= "number") then
-            for i = 1, self.n do
-              if self.idx_to_group[i] == key then list[#list + 1] = { layer, batch, i, value } end
-            end
-          elseif type(key) == "number" and self.group_index[key] then
-            for i = 1, self.n do
-              if self.idx_to_group[i] == key then list[#list + 1] = { layer, batch, i, value } end
-            end
-          end
-        else
-          if not is_int(key) or key < 1 or key > self.n then
-            error(string.format("%s: manipulate: neuron %s is out of range 1..%d", where,
-                                tostring(key), self.n), 5)
-          end
-          list[#list + 1] = { layer, batch, key, value }
-        end
-      end
-    end
-    if per_batch then
-      for b, layers in pairs(manipulate) do
-        if not is_int(b) or b < 1 or b > B then
-          error(string.format("%s: manipulate: batch %s is out of range 1..%d", where, tostring(b), B), 4)
-        end
-        for layer, spec in pairs(layers) do add(b, layer, spec) end
-      end
-    else
-      for layer, spec in pairs(manipulate) do add(0, layer, spec) end
+      for layer, spec in pairs(layers) do add_manip(self, list, b, layer, spec, where) end
     end
     return list
   end
@@ -345,18 +349,22 @@ return function(ci)
   end
 
   -- Normalises inputs to a (B, S, L) tensor; returns it and whether it was 2-d.
-  function Network:_input3(inputs, where)
+  -- `name` is the argument's name in messages (default "inputs"); `level` the
+  -- error level of the public caller, seen from here (default 3).
+  function Network:_input3(inputs, where, name, level)
+    name, level = name or "inputs", level or 3
     if type(inputs) == "table" and getmetatable(inputs) == nil then inputs = ci.tensor(inputs) end
-    if not ci.is_tensor(inputs) then error(where .. ": inputs must be a ci.tensor", 3) end
+    if not ci.is_tensor(inputs) then
+      error(fmt("%s: %s must be a ci.tensor, got %s", where, name, util.type_name(inputs)), level)
+    end
     local S, L = #self.sensory_indices, self.num_layers
     local two = inputs:dim() == 2
-    if two then inputs = inputs:reshape(1, inputs:size(1), inputs:size(2)) end
-    if inputs:dim() ~= 3 or inputs:size(2) ~= S or inputs:size(3) ~= L then
-      local sz = table.concat(inputs:size(), "x")
-      error(string.format("%s: inputs must have shape (batch, %d, %d) or (%d, %d) " ..
-                          "(sensory neurons x num_layers), got %s", where, S, L, S, L, sz), 3)
+    local u = two and inputs:reshape(1, inputs:size(1), inputs:size(2)) or inputs
+    if u:dim() ~= 3 or u:size(2) ~= S or u:size(3) ~= L then
+      error(fmt("%s: %s must have shape (batch, %d, %d) or (%d, %d) (sensory neurons x " ..
+                "num_layers), got %s", where, name, S, L, S, L, util.shape_str(inputs)), level)
     end
-    return inputs, two
+    return u, two
   end
 
   --- net:forward(inputs, {manipulate=, checkpoint_steps=, return_layer_list=})
@@ -426,7 +434,9 @@ return function(ci)
   --- net:set_param_grads{slopes=, raw_biases=, divisive_strength=, tau=}
   function Network:set_param_grads(o)
     o = o or {}
-    if type(o) ~= "table" then error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2) end
+    if type(o) ~= "table" then
+      error(self._where .. ".set_param_grads: expected a table, got " .. type(o), 2)
+    end
     for k in pairs(o) do
       if k ~= "slopes" and k ~= "raw_biases" and k ~= "divisive_strength" and k ~= "tau" then
         error(string.format("%s.set_param_grads: unknown option '%s' (slopes, raw_biases, " ..
@@ -446,7 +456,8 @@ return function(ci)
     if type(opts) == "function" then fn, opts = opts, {} end
     opts = opts or {}
     if getmetatable(net) ~= NetworkMT then
-      error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " .. type(net), 2)
+      error("ci.training_mode: net must be a ci.MultilayeredNetwork or ci.LinearNetwork, got " ..
+            util.type_name(net), 2)
     end
     if type(opts) ~= "table" then error("ci.training_mode: opts must be a table, got " .. type(opts), 2) end
     if type(fn) ~= "function" then error("ci.training_mode: fn must be a function, got " .. type(fn), 2) end
@@ -457,10 +468,10 @@ return function(ci)
     end
     net:set_param_grads { slopes = flag(opts.train_slopes), raw_biases = flag(opts.train_biases),
                           divisive_strength = flag(opts.divisive_strength), tau = flag(opts.train_tau) }
-    local res = { pcall(fn, net) }
+    local res = util.pack(pcall(fn, net))
     for k, v in pairs(old) do if net[k] then net[k]:requires_grad(v) end end
     if not res[1] then error(res[2], 0) end
-    return unpack(res, 2)
+    return unpack(res, 2, res.n)
   end
 
   ---------------------------------------------------------------------------
@@ -481,10 +492,11 @@ return function(ci)
     return k, c, tau
   end
 
+  -- h = x unless x < th (then 0; NaN passes, as in the engine) with DESIGN.md's
+  -- derivative [x > th]: 0 at x = th, where the value th is supplied off the tape.
   local function threshold_op(x, th)
-    -- x if x >= th else 0 (gradient [x > th]); mask built without grad
-    local mask = x:detach():ge(th)
-    return x * mask
+    local xd = x:detach()
+    return ci.where(xd:gt(th), x, ci.where(xd:lt(th), 0, xd))
   end
 
   --- The default activation as tensor ops: x = W x_prev (n x B), x_previous (n x B).
@@ -563,15 +575,6 @@ return function(ci)
   end
 
   -- every method checks its self: net.forward(tensor, u) names the method
-  for name, fn in pairs(Network) do
-    if type(fn) == "function" then
-      Network[name] = function(self, ...)
-        if getmetatable(self) ~= NetworkMT then
-          error(string.format("network:%s: self must be a ci.MultilayeredNetwork or ci.LinearNetwork " ..
-                              "(call it as net:%s(...)), got %s", name, name, type(self)), 2)
-        end
-        return fn(self, ...)
-      end
-    end
-  end
+  util.guard_methods(Network, ci.is_network, { prefix = "network",
+    what = "a ci.MultilayeredNetwork or ci.LinearNetwork", var = "net" })
 end

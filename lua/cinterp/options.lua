@@ -96,9 +96,7 @@ end
 local tensor_ptr, csr_ptr = ffi.typeof("ci_tensor*"), ffi.typeof("ci_csr*")
 M.define_type("any", "any value", function() return true end)
 M.define_type("number", "a number", function(v) return type(v) == "number" end)
-M.define_type("integer", "an integer", function(v)
-  return type(v) == "number" and v == v and v % 1 == 0 and v > -math.huge and v < math.huge
-end)
+M.define_type("integer", "an integer", require("cinterp.util").is_int)
 M.define_type("boolean", "a boolean", function(v) return type(v) == "boolean" end)
 M.define_type("string", "a string", function(v) return type(v) == "string" end)
 M.define_type("function", "a function", function(v) return type(v) == "function" end)

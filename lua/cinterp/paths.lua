@@ -99,7 +99,7 @@ return function(ci)
   local as_tensor, as_list, group_lookup = D.as_tensor, D.as_list, D.group_lookup
   local frame = D.frame
 
-  local function is_int(v) return type(v) == "number" and v == v and v % 1 == 0 end
+  local is_int = require("cinterp.util").is_int
 
   local function check_path(path, where, need)
     if not ci.is_frame(path) then

@@ -39,6 +39,8 @@
 -- gnuplot is run as `gnuplot SCRIPT 2>ERR` through io.popen; the script and the
 -- error text go through two os.tmpname() files that are removed at once (LuaJIT's
 -- pipe close() reports no exit status, so the status is echoed on stdout).
+local util = require "cinterp.util"
+
 local M = {}
 local html = require "cinterp.plot_html"
 
@@ -69,17 +71,14 @@ local function quote(s)
   return '"' .. (s:gsub('[\\"]', "\\%0")) .. '"'
 end
 
-local function isfinite(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end
+local isfinite = util.is_finite
 
 local function num(v)          -- a data cell
   if not isfinite(v) then return "NaN" end
   return fmt("%.9g", v)
 end
 
-local function label_of(v)
-  if type(v) == "number" and v == floor(v) and math.abs(v) < 2^53 then return fmt("%d", v) end
-  return tostring(v)
-end
+local label_of = util.label_text
 
 local function shorten(s, n)
   if #s <= n then return s end
@@ -87,19 +86,7 @@ local function shorten(s, n)
 end
 
 -- sorted unique values, numbers before strings
-local function sorted_unique(values)
-  local seen, out = {}, {}
-  for _, v in ipairs(values) do
-    if not seen[v] then seen[v] = true; out[#out + 1] = v end
-  end
-  table.sort(out, function(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta == "number" end
-    if ta == "number" or ta == "string" then return a < b end
-    return tostring(a) < tostring(b)
-  end)
-  return out
-end
+local sorted_unique = util.sorted_unique
 
 local function is_frame(x)
   return type(x) == "table" and ci_ref ~= nil and ci_ref.is_frame ~= nil and ci_ref.is_frame(x)

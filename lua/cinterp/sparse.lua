@@ -5,6 +5,7 @@
 -- by Lua's GC (ffi.gc with ci_csr_release).
 local engine = require "cinterp.ffi"
 local O = require "cinterp.options"
+local util = require "cinterp.util"
 local ffi, C = engine.ffi, engine.C
 
 local fmt = string.format
@@ -19,28 +20,17 @@ local box = ffi.new("ci_csr*[1]")
 local tbox = ffi.new("ci_tensor*[1]")
 local fbox = ffi.new("float[1]")
 local INT32_MAX = 2147483647
+local is_int = util.is_int
 
--- The Lua GC does not see the C arrays: count the bytes handed out and collect
--- every GC_BYTES of them (as the tensor module does).
-local GC_BYTES = 512 * 1024 * 1024
-local pending = 0
-
+-- Wraps a new matrix from C so that Lua's GC releases it.
 local function wrap(p)
   local f = F(p)
-  pending = pending + tonumber(f.nnz) * 8 + (f.nrows + 1) * 8
-  if pending > GC_BYTES then
-    pending = 0
-    collectgarbage()
-  end
-  return ffi.gc(p, C.ci_csr_release)
+  return util.gc_owned(p, tonumber(f.nnz) * 8 + (f.nrows + 1) * 8, C.ci_csr_release)
 end
 
 local function is_sparse(x) return type(x) == "cdata" and ffi.istype(csr_ptr, x) end
 
-local function fail(where, level)
-  local msg = ffi.string(C.ci_last_error()):gsub("^ci_[%w_]+: ", "")
-  error(where .. ": " .. msg, (level or 2) + 1)
-end
+local fail = util.fail
 
 local function check_sparse(m, where)
   if not is_sparse(m) then
@@ -74,7 +64,7 @@ return function(ci)
   end
 
   local function check_dim(v, where, argname)
-    if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > INT32_MAX then
+    if not is_int(v) or v < 0 or v > INT32_MAX then
       error(fmt("%s: %s must be a non-negative integer, got %s", where, argname, tostring(v)), 3)
     end
     return v
@@ -103,10 +93,10 @@ return function(ci)
     local maxr, maxc = 0, 0
     for k = 1, n do
       local i, j, x = getr(k), getc(k), getv(k)
-      if type(i) ~= "number" or i % 1 ~= 0 then
+      if not is_int(i) then
         error(fmt("%s: rows[%d] = %s is not an integer", where, k, tostring(i)), 2)
       end
-      if type(j) ~= "number" or j % 1 ~= 0 then
+      if not is_int(j) then
         error(fmt("%s: cols[%d] = %s is not an integer", where, k, tostring(j)), 2)
       end
       if type(x) ~= "number" then
@@ -157,7 +147,7 @@ return function(ci)
   function methods.dim() return 2 end
 
   local function index_arg(v, hi, where, argname)
-    if type(v) ~= "number" or v % 1 ~= 0 then
+    if not is_int(v) then
       error(fmt("%s: %s = %s is not an integer", where, argname, tostring(v)), 3)
     end
     if v < 1 or v > hi then
@@ -290,15 +280,7 @@ return function(ci)
   -- the method; the field is F(m).nnz).
   local FIELDS = { nrows = true, ncols = true, rowptr = true, colidx = true, vals = true }
   -- every method checks its self: m.nnz(tensor) must not read a tensor as a matrix
-  for name, f in pairs(methods) do
-    methods[name] = function(m, ...)
-      if not is_sparse(m) then
-        error(fmt("sparse:%s: self must be a ci.sparse matrix (call it as m:%s(...)), got %s",
-                  name, name, type(m)), 2)
-      end
-      return f(m, ...)
-    end
-  end
+  util.guard_methods(methods, is_sparse, { prefix = "sparse", what = "a ci.sparse matrix", var = "m" })
   ffi.metatype("ci_csr", {
     __index = function(m, k)
       local f = methods[k]

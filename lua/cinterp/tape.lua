@@ -2,9 +2,9 @@
 -- t:backward, t.grad, t:zero_grad, t:is_leaf, ci.no_grad, ci.grad_enabled,
 -- ci.set_grad_enabled. The ops themselves record their nodes in C.
 local engine = require "cinterp.ffi"
+local util = require "cinterp.util"
 local ffi, C = engine.ffi, engine.C
-
-local function pack(...) return { n = select("#", ...), ... } end
+local pack = util.pack
 
 -- declarations (help, docs/API.md)
 local O = require "cinterp.options"

@@ -3,6 +3,7 @@
 -- arithmetic operators with broadcasting, printing) and ci.cat / ci.stack / ci.where.
 -- Indices and dims are 1-based here; the C layer is 0-based.
 local engine = require "cinterp.ffi"
+local util = require "cinterp.util"
 local ffi, C = engine.ffi, engine.C
 
 local M = {}               -- internals shared with the other modules (ci._tensor)
@@ -15,40 +16,21 @@ local shape_buf = ffi.new("int64_t[4]")
 local tensor_ptr = ffi.typeof("ci_tensor*")
 
 local floor, huge = math.floor, math.huge
+local is_int = util.is_int
 local fmt = string.format
 local select, type, tonumber = select, type, tonumber
 
--- Memory pressure: the Lua GC does not see the C buffers behind tensors, so we
--- count the bytes handed to Lua and run a collection every GC_BYTES of them.
-local GC_BYTES = 512 * 1024 * 1024
-local pending = 0
-
 -- Wraps a new reference from C so that Lua's GC releases it.
-local function wrap(p)
-  pending = pending + tonumber(p.nel) * 4
-  if pending > GC_BYTES then
-    pending = 0
-    collectgarbage()
-  end
-  return ffi.gc(p, C.ci_tensor_release)
-end
+local function wrap(p) return util.gc_owned(p, tonumber(p.nel) * 4, C.ci_tensor_release) end
 M.wrap = wrap
 
--- Raises the engine's last error under the Lua name `where` (the C function's
--- name is replaced by it).
-local function fail(where, level)
-  local msg = ffi.string(C.ci_last_error()):gsub("^ci_[%w_]+: ", "")
-  error(where .. ": " .. msg, (level or 2) + 1)
-end
+local fail = util.fail
 M.fail = fail
 
 local function is_tensor(x) return type(x) == "cdata" and ffi.istype(tensor_ptr, x) end
 M.is_tensor = is_tensor
 
-local function typename(x)
-  if is_tensor(x) then return "tensor" end
-  return type(x)
-end
+local typename = util.type_name
 
 local function check_tensor(x, where, what)
   if not is_tensor(x) then
@@ -86,7 +68,7 @@ local function sizes(where, ...)
   if n > 4 then error(fmt("%s: at most 4 dimensions, got %d sizes", where, n), 3) end
   for i = 1, n do
     local s = list[i]
-    if type(s) ~= "number" or s < 0 or s % 1 ~= 0 then
+    if not is_int(s) or s < 0 then
       error(fmt("%s: size %d = %s must be a non-negative integer", where, i, tostring(s)), 3)
     end
     shape_buf[i - 1] = s
@@ -101,7 +83,7 @@ end
 -- dim argument (1-based, negative counts from the end) -> 0-based C dim.
 local function cdim(t, dim, where, argname)
   local nd = t.ndim
-  if type(dim) ~= "number" or dim % 1 ~= 0 then
+  if not is_int(dim) then
     error(fmt("%s: %s must be an integer, got %s", where, argname or "dim", tostring(dim)), 3)
   end
   if dim < 0 then dim = nd + dim + 1 end
@@ -226,7 +208,7 @@ local function offset(t, where, ...)
   for k = 1, nd do
     local i = select(k, ...)
     local s = tonumber(t.shape[k - 1])
-    if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+    if not is_int(i) or i < 1 or i > s then
       error(fmt("%s: index %d = %s is out of range 1..%d", where, k, tostring(i), s), 3)
     end
     off = off * s + (i - 1)
@@ -395,7 +377,7 @@ end
 function methods.select(t, dim, i)
   local d = cdim(t, dim, "tensor:select")
   local s = tonumber(t.shape[d])
-  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s then
+  if not is_int(i) or i < 1 or i > s then
     error(fmt("tensor:select: index %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
   end
   return call1("tensor:select", C.ci_tensor_select(t, d, i - 1, box))
@@ -404,10 +386,10 @@ end
 function methods.narrow(t, dim, i, len)
   local d = cdim(t, dim, "tensor:narrow")
   local s = tonumber(t.shape[d])
-  if type(i) ~= "number" or i % 1 ~= 0 or i < 1 or i > s + 1 then
+  if not is_int(i) or i < 1 or i > s + 1 then
     error(fmt("tensor:narrow: start %s is out of range 1..%d of dim %d", tostring(i), s, d + 1), 2)
   end
-  if type(len) ~= "number" or len % 1 ~= 0 or len < 0 or i - 1 + len > s then
+  if not is_int(len) or len < 0 or i - 1 + len > s then
     error(fmt("tensor:narrow: length %s from %d exceeds size %d of dim %d", tostring(len), i, s,
               d + 1), 2)
   end
@@ -432,7 +414,7 @@ function methods.index(t, dim, idx)
   local buf = ffi.new("int64_t[?]", math.max(n, 1))
   for k = 1, n do
     local v = get(k)
-    if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > s then
+    if not is_int(v) or v < 1 or v > s then
       error(fmt("%s: idx[%d] = %s is out of range 1..%d", where, k, tostring(v), s), 2)
     end
     buf[k - 1] = v - 1
@@ -448,7 +430,7 @@ local function reshape(t, ...)
   if n > 4 then error(where .. ": at most 4 dimensions", 2) end
   for i = 1, n do
     local s = list[i]
-    if type(s) ~= "number" or s % 1 ~= 0 or s < -1 then
+    if not is_int(s) or s < -1 then
       error(fmt("%s: size %d = %s must be a non-negative integer or -1", where, i, tostring(s)), 2)
     end
     shape_buf[i - 1] = s
@@ -461,7 +443,7 @@ function methods.flatten(t) return reshape(t, -1) end
 
 function methods.unsqueeze(t, dim)
   local nd = t.ndim
-  if type(dim) ~= "number" or dim % 1 ~= 0 then error("tensor:unsqueeze: dim must be an integer", 2) end
+  if not is_int(dim) then error("tensor:unsqueeze: dim must be an integer", 2) end
   if dim < 0 then dim = nd + dim + 2 end
   if dim < 1 or dim > nd + 1 then
     error(fmt("tensor:unsqueeze: dim = %d is out of range 1..%d", dim, nd + 1), 2)
@@ -700,20 +682,8 @@ local mt = {
   end,
 }
 -- Every method checks its self (t.sum(frame) is an error naming the method, not a
--- crash inside the FFI); methods added later (tape.lua, ...) are wrapped the same way.
-local function guard_self(name, f)
-  if type(f) ~= "function" then return f end
-  return function(t, ...)
-    if not is_tensor(t) then
-      error(fmt("tensor:%s: self must be a tensor (call it as t:%s(...)), got %s", name, name,
-                (type(t) == "table" and getmetatable(t) and rawget(getmetatable(t), "__name")) or
-                typename(t)), 2)
-    end
-    return f(t, ...)
-  end
-end
-for name, f in pairs(methods) do methods[name] = guard_self(name, f) end
-setmetatable(methods, { __newindex = function(tbl, name, f) rawset(tbl, name, guard_self(name, f)) end })
+-- crash inside the FFI); methods added later (tape.lua, ...) are checked the same way.
+util.guard_methods(methods, is_tensor, { prefix = "tensor", what = "a tensor", var = "t", later = true })
 ffi.metatype("ci_tensor", mt)
 
 ----------------------------------------------------------------------- declarations (help, docs/API.md)
@@ -907,7 +877,7 @@ return function(ci)
   ci._register_methods("tensor", is_tensor, methods)
   ci.cat, ci.stack, ci.where = cat, stack, where_
   function ci.manual_seed(s)
-    if type(s) ~= "number" or s % 1 ~= 0 then
+    if not is_int(s) then
       error("ci.manual_seed: seed must be an integer, got " .. tostring(s), 2)
     end
     C.ci_manual_seed(s < 0 and s + 2 ^ 64 or s)
