@@ -15,8 +15,7 @@
 -- neurons, input the afferent neurons); mb = ../shared/data/flywire_783_mushroom_body
 -- (the MBON types, input the ALPNs); 140k = ci.random_connectome(140000, 15000000)
 -- (seed 20240601 + n, 5 % input neurons) with 8,000 synthetic types of ~17
--- neurons. K > 1 needs ci.activation_maximisation's independent_batches; a
--- configuration that cannot run is a row with its reason as status.
+-- neurons. A configuration that cannot run is a row with its reason as status.
 local ci = rawget(_G, "ci") or require "cinterp"
 
 local o = ci.cli.parse(arg, {

@@ -30,9 +30,7 @@ end
 
 describe("cinterp screen", function()
   it("runs shards from the command line; the last one merges", function()
-    -- batch 2 where activation_maximisation has independent_batches (branch luacore)
-    local K = require("cinterp.screen_kinds").has_independent_batches(require "cinterp") and 2 or 1
-    local out, err, rc = screen(q(spec_path) .. " --shard 1/2 --batch " .. K)
+    local out, err, rc = screen(q(spec_path) .. " --shard 1/2 --batch 2")
     assert.are.equal(0, rc, err)
     assert.are.equal("3 result rows of this shard stored under " .. dir .. "/out\n", out)
     assert.truthy(err:find("screen actmax shard 1/2: 3/3 tasks done", 1, true))

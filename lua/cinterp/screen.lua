@@ -33,10 +33,6 @@ return function(ci)
   function ci.screen(spec)
     local s = check.check(spec, 2)
     local P = problem.build(ci, s)
-    if s.batch > 1 and (P.kind == "actmax" or P.kind == "restarts") and not kinds.has_independent_batches(ci) then
-      error("ci.screen: batch > 1 needs ci.activation_maximisation's independent_batches option, " ..
-            "absent from this build; use batch = 1", 2)
-    end
     local columns = kinds.COLUMNS[P.kind]
     local st = store.open(ci, s.out, P, columns)
     local i, N = s.shard[1], s.shard[2]

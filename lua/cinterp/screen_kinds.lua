@@ -7,9 +7,9 @@
 --   actmax, restarts  one ci.activation_maximisation call for the batch, task b
 --                     in batch column b with its own targets (its neurons at
 --                     P.value at P.layers) and its own random start (drawn from
---                     its seed alone: never from its place in the batch); with
---                     K > 1 tasks the call uses independent_batches, so each
---                     task's losses, regularisers and early stopping are its own
+--                     its seed alone: never from its place in the batch); the
+--                     call uses independent_batches, so each task's losses,
+--                     regularisers and early stopping are its own
 --   silence, activate one forward of the batch, task b's neurons set to 0 / 1
 --                     at P.layers in batch b (manipulate per batch), against one
 --                     baseline forward without manipulation
@@ -104,24 +104,6 @@ local function start_of(ci, P, task)
   return ci.rand(P.S, P.L)
 end
 
--- Whether ci.activation_maximisation runs batch columns as independent problems
--- (its independent_batches option; branch luacore). Probed once on a 2-neuron net.
-local independent_ok
-local function has_independent_batches(ci)
-  if independent_ok == nil then
-    local W = ci.sparse({ 2 }, { 1 }, { 1 }, 2, 2)
-    local net = ci.MultilayeredNetwork(W, { 1 }, { num_layers = 1 })
-    local targets = ci.TargetActivation { targets = ci.frame { batch = { 1, 2 }, layer = { 1, 1 },
-                                                               neuron = { 2, 2 }, value = { 1, 1 } },
-                                          batch_size = 2 }
-    local ok, _, _, act = pcall(ci.activation_maximisation, net, targets,
-                                { num_iterations = 1, quiet = true, independent_batches = true })
-    independent_ok = ok and type(act) == "table" and type(act[1]) == "table"
-  end
-  return independent_ok
-end
-M.has_independent_batches = has_independent_batches
-
 local function run_actmax(ci, P, tasks)
   local K = #tasks
   local S, L, n = P.S, P.L, P.n
@@ -142,11 +124,10 @@ local function run_actmax(ci, P, tasks)
   for k, v in pairs(P.spec.actmax or {}) do opts[k] = v end
   opts.seed = nil
   opts.input_tensor = x0
-  if K > 1 then opts.independent_batches = true end
+  opts.independent_batches = true
   local t0 = clock()
   local input, output, act_loss = ci.activation_maximisation(P.net, targets, opts)
   local seconds = (clock() - t0) / K
-  if K == 1 and type(act_loss[1]) ~= "table" then act_loss = { act_loss } end
   input, output = batched(input, K), host(batched(output, K), "ci.screen")
   local results = {}
   for b, task in ipairs(tasks) do
