@@ -402,3 +402,35 @@ describe("ci.screen fingerprint", function()
     assert.are.equal("cbf29ce484222325", H.hash(""))
   end)
 end)
+
+describe("ci.screen on the GPU", function()
+  it("gives the CPU's results with model.device = 'cuda'", function()
+    local ok, why = ci.cuda_available()
+    if not ok then
+      pending("no usable GPU: " .. tostring(why))
+      return
+    end
+    local cases = {
+      { kind = "actmax", cols = { "act_loss_first", "act_loss_final", "target_activation" }, keys = { "task" } },
+      { kind = "silence", input = 0.5, value = "nil", actmax = "nil", readout = "type",
+        cols = { "baseline", "manipulated", "delta" }, keys = { "task", "readout" } },
+    }
+    for _, c in ipairs(cases) do
+      local function run(device, K)
+        local over = { kind = c.kind, input = c.input, value = c.value, actmax = c.actmax, readout = c.readout,
+                       batch = K, out = dir .. "/gpu_" .. c.kind .. "_" .. device .. K,
+                       model = { num_layers = L, tau = 1, device = device } }
+        return by_key(ci.screen(spec(over)), c.keys)
+      end
+      local cpu = run("cpu", 1)
+      for _, K in ipairs { 1, 4 } do
+        local gpu = run("cuda", K)
+        for key, row in pairs(cpu) do
+          for _, col in ipairs(c.cols) do
+            assert.is_true(close(row[col], gpu[key][col], 1e-5), c.kind .. " " .. key .. " " .. col .. " K=" .. K)
+          end
+        end
+      end
+    end
+  end)
+end)
