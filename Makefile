@@ -59,6 +59,7 @@ $(BUILD)/config.stamp: FORCE
 
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
             lua-busted libreadline-dev pkg-config chromium
+DEB_PKGS += slurm-wlm munge  # tests/slurm_spec.lua: a private Slurm cluster for `cinterp screen sbatch`
 
 .PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua

@@ -568,6 +568,16 @@ static int dotty(lua_State *L) {
 
 /* ---------- main ---------- */
 
+/* `cinterp screen ARGS...` runs require("cinterp.screen_cli")(ARGS...) (screens, README). */
+static int run_screen(lua_State *L, char **args, int n) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "cinterp.screen_cli");
+  int status = docall(L, 1, 1);
+  for (int i = 0; status == 0 && i < n; i++) lua_pushstring(L, args[i]);
+  if (status == 0) status = docall(L, n, 0);
+  return report(L, status);
+}
+
 struct Smain {
   char **argv;
   int argc;
@@ -605,6 +615,7 @@ static int pmain(lua_State *L) {
   preload_ci(L);
   load_repl(L);
   if (!(flags & FLAGS_NOENV) && (s->status = handle_luainit(L)) != 0) return 0;
+  if (argn == 1 && s->argc > 1 && strcmp(argv[1], "screen") == 0) { s->status = run_screen(L, argv + 2, s->argc - 2); return 0; }
   if ((s->status = runargs(L, argv, argn)) != 0) return 0;
   if (s->argc > argn && (s->status = handle_script(L, argv + argn)) != 0) return 0;
   if (flags & FLAGS_INTERACTIVE) {

@@ -517,6 +517,11 @@ PROBES["ci.cli.usage"] = {
   call = function(o) return ci.cli.usage(merged(F.cli_spec, o)) end,
   samples = { usage = "usage: probe.lua", script = "probe.lua" },
 }
+PROBES["ci.screen"] = { -- tests/screenhelp.lua picks the kind each field needs
+  call = function(o) return require("screenhelp").screen_probe(ci, F, o) end,
+  fixed = { "out" }, samples = require("screenhelp").screen_samples(F),
+}
+PROBES["ci.screen_merge"] = { call = function(o) return require("screenhelp").merge_probe(ci, F, o) end }
 
 describe("every declared option", function()
   setup(fixtures)

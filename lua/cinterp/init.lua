@@ -29,6 +29,7 @@ local modules = {
   "grid",
   "help",   -- last: ci.help and the declarations' name resolution (cinterp.options)
 }
+modules[#modules + 1] = "screen" -- ci.screen, ci.screen_merge (screen*.lua)
 
 for _, name in ipairs(modules) do
   require("cinterp." .. name)(ci)
