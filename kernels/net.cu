@@ -204,7 +204,12 @@ extern "C" void ci_cuda_net_free_state(void *state) {
   free(st);
 }
 
-static size_t slab_bytes(const dstate *st) { return sizeof(float) * (size_t)(st->s.n * st->s.B); }
+/* From the host pass, so it holds before upload_pass fills the kernels' view
+ * (the forward sizes its output buffer first: from st->s that was 0 bytes, and
+ * the first GPU run returned zeros). */
+static size_t slab_bytes(const dstate *st) {
+  return sizeof(float) * (size_t)st->net->n * (size_t)st->pass.B;
+}
 
 /* One timestep t (1-based): x_prev -> x, with p = W x_prev. */
 static int dev_step(dstate *st, int32_t t, const float *xp, float *x, float *p,

@@ -363,7 +363,7 @@ describe("golden cases on the CUDA path", function()
       local case = G.load(entry)
       local net = G.model(ci, case):to("cuda")
       assert.are.equal("cuda", net.device)
-      local out = net:forward(ci.tensor(case.input), { manipulate = G.manipulate(case) })
+      local out = G.forward_as_reference(net, case, entry.name)
       local th = case.model_args.threshold or 0.01
       local ok, msg = G.compare(out, case.expected.output, 1e-4, 1e-6, th)
       assert(ok, entry.name .. ": " .. tostring(msg))

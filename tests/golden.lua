@@ -86,6 +86,48 @@ function G.manipulate(case)
   return res
 end
 
+-- The reference ignores a manipulation at a layer past num_layers and, on a network
+-- with groups, a numeric key that is no group; cinterp refuses both (issue 13: the
+-- experiment must not vanish in silence). Returns the manipulate table without those
+-- entries (what the reference effectively applied) and whether any was dropped.
+function G.without_ignored(net, manipulate, per_batch)
+  if manipulate == nil then return nil, false end
+  local dropped = false
+  local function layers_of(m)
+    local kept = {}
+    for l, spec in pairs(m) do
+      if l > net.num_layers then
+        dropped = true
+      else
+        kept[l] = {}
+        for key, v in pairs(spec) do
+          if net.groups and net.group_index[key] == nil then dropped = true else kept[l][key] = v end
+        end
+      end
+    end
+    return kept
+  end
+  if not per_batch then return layers_of(manipulate), dropped end
+  local kept = {}
+  for b, m in pairs(manipulate) do kept[b] = layers_of(m) end
+  return kept, dropped
+end
+
+-- net:forward of the case's input with the case's manipulations, as the reference
+-- ran it: what the reference ignores must raise here (checked), and the output
+-- comes from the rest.
+function G.forward_as_reference(net, case, name)
+  local ci = require "cinterp"
+  local manipulate = G.manipulate(case)
+  local kept, dropped = G.without_ignored(net, manipulate, case.args and case.args.manipulate_per_batch)
+  if dropped then
+    local ok, err = pcall(net.forward, net, ci.tensor(case.input), { manipulate = manipulate })
+    assert(not ok, name .. ": a manipulation the reference ignores was accepted")
+    assert(tostring(err):find("forward: manipulate: ", 1, true), name .. ": " .. tostring(err))
+  end
+  return net:forward(ci.tensor(case.input), { manipulate = kept })
+end
+
 local function flatten(t, out)
   out = out or {}
   if type(t) == "table" then

@@ -418,7 +418,7 @@ describe("ci.screen on the GPU", function()
     for _, c in ipairs(cases) do
       local function run(device, K)
         local over = { kind = c.kind, input = c.input, value = c.value, actmax = c.actmax, readout = c.readout,
-                       batch = K, out = dir .. "/gpu_" .. c.kind .. "_" .. device .. K,
+                       batch = K, out = dir .. "/gpu_" .. c.kind .. "_" .. device .. K, figures = false,
                        model = { num_layers = L, tau = 1, device = device } }
         return by_key(ci.screen(spec(over)), c.keys)
       end
