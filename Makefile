@@ -12,12 +12,15 @@
 #                   tests and a timing table (scripts/gpu_check.sh; make gpu-bundle
 #                   prepares build-gpu/ to carry to a GPU machine without the packages)
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
+#   make install PREFIX=... [DESTDIR=...]   install (relocatable); make uninstall removes it
 #
 # Configurations never mix: each has its own folder (build, build-cuda,
 # build-native, build-cuda-native, or BUILD=...), and every object also
 # depends on $(BUILD)/config.stamp, the compilers' flags, which changes when
 # they do. Header dependencies come from the compilers (-MMD -MP).
 
+# plain `make` builds everything (the first rule below is the flags stamp's)
+.DEFAULT_GOAL := all
 CUDA     ?= 0
 NATIVE   ?= 0
 CONFIG_SUFFIX := $(if $(filter 1,$(CUDA)),-cuda)$(if $(filter 1,$(NATIVE)),-native)
@@ -61,7 +64,8 @@ DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnupl
             lua-busted libreadline-dev pkg-config chromium
 DEB_PKGS += slurm-wlm munge  # tests/slurm_spec.lua: a private Slurm cluster for `cinterp screen sbatch`
 
-.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean
+.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean \
+        install uninstall
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -84,10 +88,13 @@ $(BUILD)/obj/cu_%.o: kernels/%.cu $(BUILD)/config.stamp | $(BUILD)/obj
 $(BUILD)/libcinterp.so: $(CORE_OBJ) $(CU_OBJ)
 	$(CC) -shared -fopenmp $(SAN) -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
-# The host: embeds LuaJIT, links the engine, exports its symbols for ffi.C.
+# The host: embeds LuaJIT, links the engine, exports its symbols for ffi.C. It
+# finds the engine and its Lua library from its own location (bindings/host.c:
+# ../lib and ../share/lua/5.1 installed, its folder and ../lua in a build folder),
+# never from where it was built.
 $(BUILD)/cinterp: bindings/host.c $(BUILD)/libcinterp.so | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LUAJIT_CFLAGS) -DCI_SOURCE_DIR='"$(CURDIR)"' -o $@ bindings/host.c \
-	  -Wl,-E -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN' $(LUAJIT_LIBS) -lreadline -ldl -lm
+	$(CC) $(CFLAGS) $(LUAJIT_CFLAGS) -o $@ bindings/host.c \
+	  -Wl,-E -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' $(LUAJIT_LIBS) -lreadline -ldl -lm
 
 # The FFI declarations: the marked part of the public header, as a Lua string.
 $(BUILD)/lua/cinterp/cdef.lua: core/cinterp.h
@@ -157,6 +164,18 @@ gpu-bundle: deps
 	@bash scripts/gpu_bundle.sh build-gpu
 gpu-check:
 	@bash scripts/gpu_check.sh build-gpu $(GPU_CHECK_ARGS)
+
+# make install PREFIX=/usr/local [DESTDIR=]: bin/cinterp, lib/libcinterp.so,
+# include/cinterp.h, the Lua library in share/lua/5.1/cinterp (with the generated
+# cdef.lua; the stock luajit finds it too), share/doc/cinterp/README.md, and a
+# record of it all in share/cinterp/installed.txt; `make uninstall` removes
+# exactly what that record lists (scripts/install.sh). Relocatable: the host
+# finds its library from its own location.
+PREFIX ?= /usr/local
+install: all
+	@bash scripts/install.sh install '$(BUILD)' '$(DESTDIR)$(PREFIX)'
+uninstall:
+	@bash scripts/install.sh uninstall '$(DESTDIR)$(PREFIX)'
 
 clean:
 	rm -rf build build-cuda build-native build-cuda-native build-gpu build-asan build-valgrind fuzz/build

@@ -30,9 +30,6 @@
 
 #include "cinterp.h"
 
-#ifndef CI_SOURCE_DIR
-#define CI_SOURCE_DIR "."
-#endif
 #define PROGNAME "cinterp"
 #define HISTORY_MAX 1000
 
@@ -177,25 +174,70 @@ static void prepend_path(lua_State *L, const char *field, const char *prefix) {
   lua_pop(L, 2);
 }
 
-static void setup_paths(lua_State *L, const char *argv0) {
-  char exe[PATH_MAX], src[PATH_MAX], up[PATH_MAX + 8], probe[PATH_MAX + 64];
+/* Where the cinterp Lua library lies, found from the executable's own location
+ * (never from where it was built, so a moved installation or source tree keeps
+ * working):
+ *   installed  PREFIX/bin/cinterp with PREFIX/share/lua/5.1/cinterp/ (the Lua
+ *              modules and the generated cdef.lua) and PREFIX/lib/libcinterp.so
+ *              (`make install`);
+ *   built      SRC/<build folder>/cinterp in a source tree: SRC/lua, SRC/bindings
+ *              and the generated <build folder>/lua/cinterp/cdef.lua.
+ * Neither: the global `ci` stays unset (preload_ci says why) unless LUA_PATH
+ * points at a library. */
+enum { LIB_NONE, LIB_INSTALLED, LIB_BUILT };
+static struct { int kind; char exe_dir[PATH_MAX]; char root[PATH_MAX]; } lib_home;
+
+static void locate_library(const char *argv0) {
+  char exe[PATH_MAX], probe[PATH_MAX + 64];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) exe[n] = '\0';
   else if (!argv0 || !realpath(argv0, exe)) strcpy(exe, "./" PROGNAME);
   char *slash = strrchr(exe, '/');
   if (slash) *slash = '\0'; else strcpy(exe, ".");
-  /* The source tree: the folder above the executable if it holds the library, else the
-   * tree the executable was built from. */
-  snprintf(up, sizeof up, "%s/..", exe);
-  snprintf(probe, sizeof probe, "%s/lua/cinterp/init.lua", up);
-  if (access(probe, R_OK) != 0 || !realpath(up, src)) snprintf(src, sizeof src, "%s", CI_SOURCE_DIR);
-  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;%s/bindings/?.lua",
-                  exe, src, src, src);
-  prepend_path(L, "path", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_pushfstring(L, "%s/?.so", exe);
-  prepend_path(L, "cpath", lua_tostring(L, -1));
-  lua_pop(L, 1);
+  snprintf(lib_home.exe_dir, sizeof lib_home.exe_dir, "%s", exe);
+  lib_home.kind = LIB_NONE;
+  snprintf(probe, sizeof probe, "%s/../share/lua/5.1/cinterp/init.lua", exe);
+  if (access(probe, R_OK) == 0) {
+    snprintf(probe, sizeof probe, "%s/..", exe);
+    if (realpath(probe, lib_home.root)) lib_home.kind = LIB_INSTALLED;
+    return;
+  }
+  snprintf(probe, sizeof probe, "%s/../lua/cinterp/init.lua", exe);
+  if (access(probe, R_OK) == 0) {
+    snprintf(probe, sizeof probe, "%s/..", exe);
+    if (realpath(probe, lib_home.root)) lib_home.kind = LIB_BUILT;
+  }
+}
+
+static void setup_paths(lua_State *L, const char *argv0) {
+  locate_library(argv0);
+  const char *root = lib_home.root, *exe = lib_home.exe_dir;
+  if (lib_home.kind == LIB_INSTALLED) {
+    lua_pushfstring(L, "%s/share/lua/5.1/?.lua;%s/share/lua/5.1/?/init.lua", root, root);
+    prepend_path(L, "path", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s/lib/?.so", root);
+    prepend_path(L, "cpath", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  } else if (lib_home.kind == LIB_BUILT) {
+    lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;%s/bindings/?.lua",
+                    exe, root, root, root);
+    prepend_path(L, "path", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s/?.so", exe);
+    prepend_path(L, "cpath", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+/* The manual: README.md of the installation or of the source tree. */
+static const char *readme_path(void) {
+  static char path[PATH_MAX + 64];
+  if (lib_home.kind == LIB_NONE) locate_library(NULL);
+  if (lib_home.kind == LIB_INSTALLED) snprintf(path, sizeof path, "%s/share/doc/cinterp/README.md", lib_home.root);
+  else if (lib_home.kind == LIB_BUILT) snprintf(path, sizeof path, "%s/README.md", lib_home.root);
+  else snprintf(path, sizeof path, "README.md of the cinterp sources");
+  return path;
 }
 
 /* ci = require "cinterp"; on failure warns on stderr and carries on with plain Lua. */
@@ -210,6 +252,9 @@ static int preload_ci(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   fprintf(stderr, "%s: warning: could not load the cinterp library (global `ci` is unset):\n%s\n",
           PROGNAME, msg ? msg : "?");
+  if (lib_home.kind == LIB_NONE)
+    fprintf(stderr, "%s: it is looked for next to this executable (%s): in ../share/lua/5.1 (make install)"
+            " or ../lua (a build folder of the source tree); else set LUA_PATH\n", PROGNAME, lib_home.exe_dir);
   lua_pop(L, 1);
   return status;
 }
@@ -261,8 +306,8 @@ static void print_usage(FILE *f) {
     "  cinterp -i setup.lua                      run setup.lua, then stay at the prompt\n"
     "  busted --lua=build/cinterp tests/         run the busted specs under cinterp\n"
     "\n"
-    "documentation: %s/README.md\n",
-    ci_version(), LUAJIT_VERSION, CI_SOURCE_DIR);
+    "documentation: %s\n",
+    ci_version(), LUAJIT_VERSION, readme_path());
 }
 
 static void print_version(void) {

@@ -2,7 +2,7 @@
 -- (host_spec, scripts_spec, cli_spec), as an absolute path (a test may change folder):
 -- $CINTERP_BIN, else <dir>/cinterp for a LUA_CPATH entry <dir>/?.so that holds one
 -- (tests/run.sh sets LUA_CPATH="$BUILD/?.so;;"), else build/cinterp.
---   local H = require "hostbin"   -- H.bin, H.root (the current folder), H.exists, H.q
+--   local H = require "hostbin"   -- H.bin, H.root (the current folder), H.exists, H.q, H.sh
 local H = {}
 
 function H.exists(path)
@@ -26,6 +26,15 @@ local function find_bin()
     if dir and H.exists(dir .. "/cinterp") then return dir .. "/cinterp" end
   end
   return "build/cinterp"
+end
+
+-- runs a shell command; returns its output (stdout and stderr together) and exit status
+function H.sh(cmd)
+  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__rc=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
+  return (out:gsub("__rc=%d+%s*$", "")), rc
 end
 
 H.bin = find_bin()

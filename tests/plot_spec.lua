@@ -239,6 +239,109 @@ describe("ci.plot_heatmap", function()
     check_renders(fig, 600, 250)
   end)
 
+  -- the longest run of coloured pixels along row y (or column x) of a PNG: first, last
+  local function colour_run(img, fixed, along_x)
+    local best0, best1, start = 0, -1, nil
+    local n = along_x and img.w or img.h
+    for k = 0, n do
+      local coloured = false
+      if k < n then
+        local r, g, b = img.rgb(along_x and k or fixed, along_x and fixed or k)
+        coloured = math.max(r, g, b) - math.min(r, g, b) >= 50
+      end
+      if coloured and not start then start = k end
+      if not coloured and start then
+        if k - 1 - start > best1 - best0 then best0, best1 = start, k - 1 end
+        start = nil
+      end
+    end
+    return best0, best1
+  end
+  local function dark(r, g, b) return r + g + b < 250 end              -- the palette's low end (#440154)
+  local function yellow(r, g, b) return r > 200 and g > 200 and b < 100 end   -- its high end (#fde725)
+
+  it("a single row, a single column or one cell fills the plot with its colours", function()
+    local base = tmpbase()
+    -- one row: 4 cells from dark (1) to yellow (4), left to right
+    local fig = ci.plot_heatmap(ci.tensor { { 1, 2, 3, 4 } }, { row_labels = { "only" }, palette = "sequential" })
+    assert.is_truthy(fig:script():find("$P1IMG << EOD\n1 2 3 4\n1 2 3 4\nEOD", 1, true))
+    fig:save(base .. ".png")
+    local img = H.png_pixels(base .. ".png")
+    local x0, x1 = colour_run(img, math.floor(img.h / 2), true)
+    assert.is_true(x1 - x0 > img.w / 3, "no coloured plot along the middle row")
+    assert.is_true(dark(img.rgb(math.floor(x0 + (x1 - x0) / 8), math.floor(img.h / 2))))
+    assert.is_true(yellow(img.rgb(math.floor(x0 + (x1 - x0) * 7 / 8), math.floor(img.h / 2))))
+    -- one column: 3 cells, row 1 (dark) on top, row 3 (yellow) at the bottom
+    fig = ci.plot_heatmap(ci.tensor { { 1 }, { 2 }, { 3 } }, { col_labels = { "only" }, palette = "sequential" })
+    fig:save(base .. ".png")
+    img = H.png_pixels(base .. ".png")
+    x0, x1 = colour_run(img, math.floor(img.h / 2), true)
+    assert.is_true(x1 - x0 > img.w / 3, "no coloured plot along the middle row")
+    local xm = math.floor((x0 + x1) / 2)
+    local y0, y1 = colour_run(img, xm, false)
+    assert.is_true(y1 - y0 > img.h / 3, "no coloured plot down the middle")
+    assert.is_true(dark(img.rgb(xm, math.floor(y0 + (y1 - y0) / 6))))
+    assert.is_true(yellow(img.rgb(xm, math.floor(y0 + (y1 - y0) * 5 / 6))))
+    -- one cell, and one row in the SVG and PDF terminals
+    fig = ci.plot_heatmap(ci.tensor { { 5 } }, { palette = "sequential" })
+    fig:save(base .. ".png")
+    img = H.png_pixels(base .. ".png")
+    x0, x1 = colour_run(img, math.floor(img.h / 2), true)
+    assert.is_true(x1 - x0 > img.w / 3, "the one cell is not drawn")
+    check_renders(ci.plot_heatmap(ci.tensor { { 1, 2 } }, { panel_width = 300, panel_height = 200 }), 300, 200)
+    os.remove(base .. ".png")
+  end)
+
+  it("turned column labels stay inside the figure and their panel, apart, with equal panels", function()
+    local base = tmpbase()
+    local cols = {}
+    for i = 1, 8 do cols[i] = "quite_a_long_column_label_" .. i end
+    local function turned(svg, angle)
+      local out = {}
+      for _, t in ipairs(H.svg_turned_texts(svg)) do
+        if math.abs(t.angle - angle) < 1e-6 then out[#out + 1] = t end
+      end
+      return out
+    end
+    -- short row labels (a narrow left margin) and long column labels, turned by 30 degrees
+    local fig = ci.plot_heatmap(ci.rand(2, 3, 8), { row_labels = { "x", "y", "z" }, col_labels = cols,
+                                                    batch_names = { "a", "b" } })
+    assert.is_truthy(fig:script():find("set xtics rotate by 30 right", 1, true))
+    fig:save(base .. ".png")
+    fig:save(base .. ".svg")
+    local img = H.png_pixels(base .. ".png")
+    local boxes = {}
+    for _, b in ipairs(H.svg_plot_boxes(base .. ".svg")) do
+      if b.x1 - b.x0 > 50 and (#boxes == 0 or b.x0 ~= boxes[#boxes].x0) then boxes[#boxes + 1] = b end
+    end
+    assert.are.equal(2, #boxes)
+    -- nothing drawn at the figure's left edge (a clipped label would be)
+    assert.are.equal(0, (H.drawn_pixels(img, { left = 0, top = 0, width = 2, height = img.h })))
+    -- panel b's labels stay right of its left edge (W / 2), below its plot
+    local band = { left = img.w / 2 - 12, top = math.ceil(boxes[2].y1) + 8, width = 12, height = 60 }
+    assert.are.equal(0, (H.drawn_pixels(img, band)), "a label of panel b reaches into panel a")
+    -- both panels' plots are as wide (gnuplot narrows the right one for labels it thinks run right)
+    assert.is_true(math.abs((boxes[1].x1 - boxes[1].x0) - (boxes[2].x1 - boxes[2].x0)) < 1,
+                   string.format("plot widths %.1f and %.1f", boxes[1].x1 - boxes[1].x0, boxes[2].x1 - boxes[2].x0))
+    -- adjacent labels stand at least a line apart (perpendicular to the text)
+    local t30 = turned(base .. ".svg", 30)
+    assert.is_true(#t30 >= 4)
+    for k = 2, #t30 do
+      local gap = (t30[k].x - t30[k - 1].x) * math.sin(math.rad(30))
+      if gap > 0 then assert.is_true(gap >= t30[k].size * 1.2, "turned labels " .. gap .. " apart") end
+    end
+    -- 40 columns in a tall panel: upright, every label shown, a line apart
+    local many = {}
+    for i = 1, 40 do many[i] = "a_rather_long_label_" .. i end
+    fig = ci.plot_heatmap(ci.rand(3, 40), { col_labels = many, panel_height = 600 })
+    fig:save(base .. ".svg")
+    local t90 = turned(base .. ".svg", 90)
+    assert.are.equal(40, #t90)
+    for k = 2, 40 do assert.is_true(t90[k].x - t90[k - 1].x >= t90[k].size * 1.2) end
+    os.remove(base .. ".png")
+    os.remove(base .. ".svg")
+  end)
+
   it("rejects a 1-d tensor and wrong row labels", function()
     assert.matches("ci.plot_heatmap: expected a 2%-d", err_of(ci.plot_heatmap, ci.tensor { 1, 2, 3 }))
     assert.matches("row_labels has 1 labels, expected 2",

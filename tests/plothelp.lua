@@ -62,6 +62,39 @@ local function text_width(t, size)
   end
   return w * size
 end
+H.text_width = text_width
+
+-- gnuplot's SVG text turned by an angle: {x, y, angle (degrees, counter-clockwise),
+-- size, anchor, text, left = the smallest x the text reaches}
+function H.svg_turned_texts(path)
+  local out = {}
+  for x, y, rot, attrs, text in H.slurp(path):gmatch(
+      '<g transform="translate%(([%d%.%-]+),([%d%.%-]+)%) rotate%(([%d%.%-]+)%)"([^>]*)>%s*<text>(.-)</text>') do
+    local t = { x = tonumber(x), y = tonumber(y), angle = -tonumber(rot), text = text,
+                size = tonumber(attrs:match('font%-size="([%d%.]+)"')),
+                anchor = attrs:match('text%-anchor="(%a+)"') or "start" }
+    local w = text_width(t.text, t.size)
+    local dx = w * math.cos(math.rad(t.angle))
+    local lift = t.size * math.sin(math.rad(t.angle))   -- the text's height, turned
+    t.left = (t.anchor == "end" and t.x - dx or t.anchor == "middle" and t.x - dx / 2 or t.x) - lift
+    out[#out + 1] = t
+  end
+  return out
+end
+
+-- the plot boxes of a rendered SVG (gnuplot's border paths M x0,y0 L x0,y1 L x1,y1
+-- L x1,y0 L x0,y0 Z): {x0, x1, y0, y1} each, left to right
+function H.svg_plot_boxes(path)
+  local out = {}
+  for a, b, c, d, e, f in H.slurp(path):gmatch(
+      "d='M([%d%.]+),([%d%.]+) L[%d%.]+,([%d%.]+) L([%d%.]+),[%d%.]+ L[%d%.]+,[%d%.]+ L([%d%.]+),([%d%.]+) Z") do
+    if a == e and b == f then
+      out[#out + 1] = { x0 = tonumber(a), y0 = tonumber(b), y1 = tonumber(c), x1 = tonumber(d) }
+    end
+  end
+  table.sort(out, function(p, q) return p.x0 < q.x0 end)
+  return out
+end
 
 -- pairs of texts of a rendered SVG that overlap or stand closer side by side
 -- than 3/4 of a character (gnuplot's leading sign space counted, as cairo draws it)

@@ -383,6 +383,103 @@ describe("ci.screen spec checks", function()
     assert.truthy(err_of(spec { kind = "silence", value = "nil", actmax = "nil" }):find("spec.input is required for kind 'silence'", 1, true))
     assert.truthy(err_of(spec { edges = "nil" }):find("give either spec.edges", 1, true))
   end)
+
+  -- every bad spec below fails before any work: no task runs and no folder is made
+  local function refused(over, message)
+    local out = dir .. "/refused"
+    SH.rm(out)
+    over.out = out
+    local calls = 0
+    local run = kinds.run
+    kinds.run = function(c_, P, tasks) calls = calls + #tasks; return run(c_, P, tasks) end
+    local ok, err = pcall(ci.screen, spec(over))
+    kinds.run = run
+    assert.is_false(ok, "expected an error: " .. message)
+    assert.truthy(tostring(err):find(message, 1, true), "expected '" .. message .. "' in: " .. tostring(err))
+    assert.are.equal(0, calls)
+    assert.is_nil(SH.read(out .. "/spec.txt"))
+    assert.is_nil(io.open(out .. "/tasks/"), "the folder was made")
+  end
+  local SILENCE = { kind = "silence", input = 1, value = "nil", actmax = "nil", layers = "nil" }
+  local function silence(over)
+    local t = {}
+    for k, v in pairs(SILENCE) do t[k] = v end
+    for k, v in pairs(over) do t[k] = v end
+    return t
+  end
+  local GRID = { kind = "grid", tasks = "nil", match = "nil", value = "nil", actmax = "nil", layers = "nil",
+                 v1 = { type = "ORN_a" }, v2 = { type = "ORN_b" }, readout = "type" }
+  local function grid(over)
+    local t = {}
+    for k, v in pairs(GRID) do t[k] = v end
+    for k, v in pairs(over) do t[k] = v end
+    return t
+  end
+
+  it("names the closest valid name for a misspelled kind, field or nested option, before any work", function()
+    refused({ kind = "silense" }, "ci.screen: unknown kind 'silense' (did you mean 'silence'?)")
+    refused({ mach = "^T" }, "ci.screen: unknown option 'mach' (did you mean 'match'?)")
+    refused({ layer = { 3 } }, "did you mean 'layers'?")
+    refused(silence { readuot = "type" }, "unknown option 'readuot' (did you mean 'readout' or 'read'?)")
+    refused(silence { v1 = { type = "ORN_a" } }, "spec field 'v1' does not apply to kind 'silence' (it is for grid)")
+    if type(ci.make_grid_inputs) == "function" then
+      refused(grid { grid = { grid_sise = 4 } }, "unknown option 'grid_sise' in spec.grid (did you mean 'grid_size'?)")
+    end
+  end)
+
+  it("refuses a column or selection that matches nothing, for every kind, before any work", function()
+    refused({ tasks = "typ" }, "spec.tasks: the neuron table has no column 'typ' (columns: id, type, class, nt)")
+    refused({ match = "^X" }, "spec.tasks: no value of column 'type' matches '^X' (values include: ORN_a")
+    refused({ sensory = { class = "In" } }, "spec.sensory: no neuron has class = 'In'")
+    refused({ sensory = { 1, 500 } }, "spec.sensory[2] = 500 is not a neuron index 1..80")
+    refused(silence { readout = "klass" }, "spec.readout: the neuron table has no column 'klass'")
+    refused(silence { readout_match = "^Z" }, "spec.readout: no value of column 'type' matches '^Z'")
+    refused(silence { input = { type = "T01" } }, "spec.input selects 7 neuron(s) that are not input neurons")
+    refused({ kind = "restarts", tasks = "nil", match = "nil", restarts = 2, target = { type = "T99" } },
+            "spec.target: no neuron has type = 'T99'")
+    if type(ci.make_grid_inputs) == "function" then
+      refused(grid { v1 = { type = "ORN_z" } }, "spec.v1: no neuron has type = 'ORN_z'")
+      refused(grid { v2 = { type = "T01" } }, "spec.v2 selects 7 neuron(s) that are not input neurons")
+    end
+  end)
+
+  it("refuses layers beyond num_layers for targets, manipulations, read-outs and grids, before any work", function()
+    refused({ layers = { 4 } }, "spec.layers[1] = 4 is beyond num_layers = 3")
+    refused({ kind = "restarts", tasks = "nil", match = "nil", restarts = 2, target = { type = "T01" },
+              layers = { 3, 5 } }, "spec.layers[2] = 5 is beyond num_layers = 3")
+    refused({ layers = { 0 } }, "spec.layers[1] = 0 is not a layer (layers are 1-based)")
+    refused(silence { layers = { 1, 9 } }, "spec.layers[2] = 9 is beyond num_layers = 3")
+    refused(silence { readout_layers = { 4 } }, "spec.readout_layers[1] = 4 is beyond num_layers = 3")
+    if type(ci.make_grid_inputs) == "function" then
+      refused(grid { layers = { 6 } }, "spec.layers[1] = 6 is beyond num_layers = 3")
+    end
+  end)
+
+  it("refuses a shard outside 1..N, given or from Slurm's variables, before any work", function()
+    refused({ shard = "0/3" }, "ci.screen: shard 0 is outside 1..3")
+    refused({ shard = { 2, 1 } }, "ci.screen: shard 2 is outside 1..1")
+    refused({ shard = { 1, 0 } }, "ci.screen: shard: N = 0 must be an integer >= 1")
+    refused({ shard = "1 of 3" }, "ci.screen: shard must be \"i/N\", got '1 of 3'")
+    local check = require "cinterp.screen_check"
+    local env = { SLURM_ARRAY_TASK_ID = "9", SLURM_ARRAY_TASK_COUNT = "4" }
+    assert.has_error(function() check.shard(nil, 1, function(k) return env[k] end) end,
+                     "ci.screen: shard 9 is outside 1..4")
+  end)
+
+  it("refuses a folder holding another spec's results before any task runs, leaving it as it was", function()
+    local out = dir .. "/foreign"
+    ci.screen(spec { out = out, match = "^T0[12]$" })
+    local before = { SH.read(out .. "/spec.txt"), SH.read(out .. "/tasks.csv"), SH.read(out .. "/results.csv") }
+    local calls = 0
+    local run = kinds.run
+    kinds.run = function(c_, P, tasks) calls = calls + #tasks; return run(c_, P, tasks) end
+    local ok, err = pcall(ci.screen, spec { out = out, match = "^T0[123]$" })
+    kinds.run = run
+    assert.is_false(ok)
+    assert.truthy(err:find("ci.screen: the folder '" .. out .. "' holds results of another spec", 1, true), err)
+    assert.are.equal(0, calls)
+    assert.are.same(before, { SH.read(out .. "/spec.txt"), SH.read(out .. "/tasks.csv"), SH.read(out .. "/results.csv") })
+  end)
 end)
 
 describe("ci.screen fingerprint", function()

@@ -75,7 +75,8 @@ describe("scripts", function()
     assert.is_true(exists(BIN), "no cinterp host at " .. BIN)
   end)
 
-  for _, s in ipairs { "olfaction.lua", "larva.lua", "olfaction_figures.lua", "actmax.lua", "demo.lua" } do
+  for _, s in ipairs { "olfaction.lua", "larva.lua", "olfaction_figures.lua", "actmax.lua", "demo.lua",
+                       "screen_mushroom_body.lua", "screen_larva.lua" } do
     it(s .. " --help prints a usage text and exits 0", function()
       local out, rc = run(s, "--help")
       assert.are.equal(0, rc)
@@ -85,7 +86,8 @@ describe("scripts", function()
 
   it("olfaction.lua and larva.lua skip with a message when the data folder is absent", function()
     local d = newdir()
-    for _, s in ipairs { "olfaction.lua", "larva.lua", "olfaction_figures.lua" } do
+    for _, s in ipairs { "olfaction.lua", "larva.lua", "olfaction_figures.lua", "screen_mushroom_body.lua",
+                         "screen_larva.lua" } do
       local out, rc = run(s, "--data " .. q(d .. "/nowhere") .. " --out " .. q(d .. "/o"))
       assert.are.equal(0, rc, out)
       assert.is_truthy(out:find("skipped", 1, true), out)
@@ -132,6 +134,51 @@ describe("scripts", function()
     assert.is_true(m.neurons_driven[1] + m.neurons_driven[2] > 0)
     local l = assert_csv(d .. "/larva_actmax_losses.csv", { "iteration", "activation_loss" }, 10)
     assert.is_true(l.activation_loss[l:nrow()] < l.activation_loss[1])
+  end)
+
+  -- a screen script's folder: the results table (one row per task, in task order),
+  -- one optimised input per task, the summary by input group and the heat map
+  local function assert_screen(d, tasks)
+    local r = assert_csv(d .. "/results.csv", { "task", "n_targets", "act_loss_first", "act_loss_final",
+                                                "target_activation", "top_inputs", "iterations" }, #tasks)
+    assert.are.equal(#tasks, r:nrow())
+    for k, task in ipairs(tasks) do
+      assert.are.equal(task, r.task[k])
+      assert.is_true(r.act_loss_final[k] < 0.5 * r.act_loss_first[k],
+                     task .. ": the activation loss did not fall to half (" .. r.act_loss_first[k] .. " -> " ..
+                     r.act_loss_final[k] .. ")")
+      local file = d .. "/inputs/" .. require("cinterp.screen_problem").file_name(task) .. ".csv"
+      assert_csv(file, { "sensory", "neuron", "id", "group", "time_1" })
+    end
+    assert_csv(d .. "/input_by_group.csv", { "task", "group", "mean_input" }, #tasks)
+    if HAVE_GNUPLOT then assert_png(d .. "/figures/inputs.png") end
+  end
+
+  it("screen_mushroom_body.lua screens MBON types (a trial: the first 3), resumes, refuses other settings", function()
+    if not HAVE_MB then pending("../shared/data (FlyWire mushroom body) is absent") return end
+    local d = newdir() .. "/mb"
+    local out, rc = run("screen_mushroom_body.lua", "--out " .. q(d) .. " --limit 3 --batch 2 --quiet")
+    assert.are.equal(0, rc, out)
+    assert_screen(d, { "MBON01", "MBON02", "MBON03" })
+    assert.is_truthy(out:find("3 tasks: the activation loss fell to half or less in 3", 1, true), out)
+    -- a rerun finds every task stored; other settings in the same folder are refused
+    out, rc = run("screen_mushroom_body.lua", "--out " .. q(d) .. " --limit 3")
+    assert.are.equal(0, rc, out)
+    assert.is_truthy(out:find("3/3 tasks done (3 before this run)", 1, true), out)
+    out, rc = run("screen_mushroom_body.lua", "--out " .. q(d) .. " --limit 3 --lr 0.1 --quiet")
+    assert.are_not.equal(0, rc)
+    assert.is_truthy(out:find("another spec", 1, true), out)
+  end)
+
+  it("screen_larva.lua screens larval cell types (a trial: the first one, a one-row figure)", function()
+    if not HAVE_LARVA then pending("../shared/data (larval connectome) is absent") return end
+    local d = newdir() .. "/larva"
+    local out, rc = run("screen_larva.lua", "--out " .. q(d) .. " --limit 1 --quiet")
+    assert.are.equal(0, rc, out)
+    assert_screen(d, { "CN" })
+    -- the input is summarised by modality: the 8 sensory modalities
+    local g = assert_csv(d .. "/input_by_group.csv", { "task", "group", "mean_input" }, 8)
+    assert.are.equal(8, g:nrow())
   end)
 
   it("olfaction_figures.lua writes every figure kind as PNG", function()

@@ -8,14 +8,22 @@ local M = {}
 ffi.cdef(require "cinterp.cdef")
 
 -- Inside the cinterp host the engine is linked in and exported (-Wl,-E): use ffi.C.
--- Under the stock luajit, find libcinterp.so on LUA_CPATH (or $CINTERP_LIB).
+-- Under the stock luajit, find libcinterp.so: $CINTERP_LIB, else on LUA_CPATH, else
+-- where `make install` puts it beside this file (PREFIX/share/lua/5.1/cinterp/ffi.lua
+-- -> PREFIX/lib/libcinterp.so).
 local function find_library()
   local ok = pcall(function() return ffi.C.ci_version end)
   if ok then return ffi.C end
   local path = os.getenv("CINTERP_LIB") or package.searchpath("libcinterp", package.cpath)
   if not path then
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/5%.1/cinterp/ffi%.lua$")
+    local installed = here and here .. "/lib/libcinterp.so"
+    local f = installed and io.open(installed, "rb")
+    if f then f:close(); path = installed end
+  end
+  if not path then
     error("cinterp: libcinterp.so not found on LUA_CPATH (" .. package.cpath ..
-          "); build it with `make` and add build/?.so to LUA_CPATH", 2)
+          "); build it with `make` and add build/?.so to LUA_CPATH, or `make install`", 2)
   end
   return ffi.load(path)
 end

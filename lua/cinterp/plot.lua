@@ -394,11 +394,71 @@ end
 
 local function value_text(v, im) return isfinite(v) and fmt(im.value_format or "%.2f", v) or "NaN" end
 
+-- how a matrix block of nr x nc cells is plotted: gnuplot's `with image` needs
+-- at least 2 x 2 points, so data_blocks writes a single row (column) twice and
+-- the two copies are placed at 0.75 and 1.25, which draws the one cell from 0.5
+-- to 1.5 as any other
+local function image_using(nr, nc)
+  return fmt("(%s):(%s):3", nc == 1 and "$1*0.5+0.75" or "$1+1", nr == 1 and "$2*0.5+0.75" or "$2+1")
+end
+
+-- column labels that do not fit side by side are turned: by 30 degrees when each
+-- label has room for it (adjacent turned labels stand spacing * sin(angle) apart,
+-- which must hold a line of text), else upright (90 degrees), thinned as needed.
+-- Both end at their tick, so a long label of the first columns reaches left of
+-- the plot: rotated_left_room gives the room it needs left of the plot area.
+local TURN_30_SPACING, TURN_90_SPACING = 3, 1.35   -- in font sizes
+-- the right margin at 30 degrees: a tenth of the plot and this (font sizes)
+local TURN_30_RIGHT = 4.8
+local function rotated_left_room(ticks, names, x_of, angle, cwid, fs)
+  local room = 0
+  for j = 1, #ticks do
+    -- cwid is a mean advance; a label of wide letters runs up to a tenth longer
+    local extent = #names[j] * cwid * 1.1 * math.cos(math.rad(angle)) + fs * math.sin(math.rad(angle))
+    room = max(room, extent - x_of(ticks[j]))
+  end
+  return room
+end
+
+-- the turned column labels of a heat map: 30 degrees when every label keeps its
+-- room so, else upright when that shows more of them and leaves the plot 40% of
+-- the panel's height (chh), else 30 degrees, thinned; returns the angle, the
+-- ticks and their labels, and the left margin and plot width that leave the
+-- first labels room
+local function turned_labels(im, cw, chh, left0, right, cwid, fs)   -- cw: the panel's width
+  local function try(angle)
+    local spacing = fs * (angle == 30 and TURN_30_SPACING or TURN_90_SPACING)
+    -- at 30 degrees the right margin is set as image_png sets it
+    local function width(left) return angle == 30 and (cw - left - TURN_30_RIGHT * fs) / 1.1 or cw - left - right end
+    local left, xt, xn = left0
+    local plot_w = width(left)
+    -- twice: the room the first labels need narrows the plot, which moves them
+    for _ = 1, 2 do
+      xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w, function() return spacing end)
+      local room = rotated_left_room(xt, xn, function(k) return (k - 0.5) * plot_w / im.ncol end, angle, cwid, fs)
+      if room <= left then break end
+      left = room + fs
+      plot_w = width(left)
+    end
+    return angle, xt, xn, left, plot_w
+  end
+  local a, xt, xn, left, plot_w = try(30)
+  if #xt == im.ncol then return a, xt, xn, left, plot_w end
+  local a90, xt90, xn90, left90, plot_w90 = try(90)
+  local longest = 0
+  for _, name in ipairs(xn90) do longest = max(longest, #name) end
+  if #xt90 > #xt and longest * cwid + fs * 6 <= chh * 0.6 then return a90, xt90, xn90, left90, plot_w90 end
+  return a, xt, xn, left, plot_w
+end
+
 -- a heat-map panel in a PNG / SVG / PDF: the matrix as an image, 1-based ticks
 -- (or the row / column labels) thinned to fit, labelled axes and colour bar.
 -- pixels: one filled rectangle per cell (the canvas terminal links an image to
--- an outside PNG file and lets the browser blur it; rectangles stay sharp and zoom)
-local function image_png(out, plots, p, panel, cw, chh, fs, pixels)
+-- an outside PNG file and lets the browser blur it; rectangles stay sharp and zoom).
+-- box: the panel's left edge x0 (a screen fraction), its width and the terminal's
+-- (term_w) in pixels, for margins set at screen positions.
+local function image_png(out, plots, p, panel, cw, chh, fs, pixels, box)
+  local function at(px) return fmt("at screen %.6f", box.x0 + px / box.term_w) end
   local im = panel.image
   if im.cbrange then out[#out + 1] = fmt("set cbrange [%s:%s]", num(im.cbrange[1]), num(im.cbrange[2])) end
   out[#out + 1] = im.palette == "diverging" and DIVERGING or SEQUENTIAL
@@ -422,21 +482,30 @@ local function image_png(out, plots, p, panel, cw, chh, fs, pixels)
   local cbt = fit_ticks(im.cbrange[1], im.cbrange[2], plot_h, function() return max(fs * 4, plot_h / 10) end, false)
   if cbt then out[#out + 1] = "set cbtics " .. tics_list(cbt) end
   out[#out + 1] = "set format cb '%g'"
-  -- columns: horizontal labels when they fit, else rotated by 30 degrees
-  local plot_w = cw - fs * (maxrow * 0.62 + 3.5) - fs * 8
+  -- columns: horizontal labels when they fit, else turned (see rotated_left_room)
+  local left = fs * (maxrow * 0.62 + 3.5)   -- the left margin gnuplot leaves for the rows' labels, or more
+  local right = fs * 8                      -- the colour bar
+  local plot_w = cw - left - right
   local xneed = function(s) return #s * cwid + fs * (im.collabels and 1.2 or 2) end
   local fits = index_step(im.ncol, plot_w, function(k)
     return xneed(im.collabels and shorten(label_of(im.collabels[k]), 24) or label_of(k))
   end) == 1
   if im.collabels and not fits then
-    local xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w,
-                                    function() return fs * 1.7 end)
-    out[#out + 1] = "set xtics rotate by 30 right " .. tics_list(xt, xn)
+    local angle, xt, xn, turned_left, turned_w = turned_labels(im, box.width, chh, left, right, cwid, fs)
+    if turned_left > left then out[#out + 1] = "set lmargin " .. at(turned_left) end
+    if angle == 30 then
+      -- gnuplot takes turned labels to run right of their tick and narrows the plot
+      -- when they would pass the figure's right edge; the right margin is set as
+      -- gnuplot leaves it for the colour bar (a tenth of the plot, and 6 characters)
+      out[#out + 1] = "set rmargin " .. at(box.width - 0.1 * turned_w - TURN_30_RIGHT * fs)
+    end
+    out[#out + 1] = fmt("set xtics rotate by %d right ", angle) .. tics_list(xt, xn)
   else
     local xt, xn = image_axis_ticks(im.ncol, im.collabels, function(k) return k end, plot_w, xneed)
     out[#out + 1] = "set xtics " .. tics_list(xt, xn)
   end
-  plots[#plots + 1] = fmt("$P%dIMG matrix using ($1+1):($2+1):3 with image%s notitle", p, pixels and " pixels" or "")
+  plots[#plots + 1] = fmt("$P%dIMG matrix using %s with image%s notitle", p, image_using(im.nrow, im.ncol),
+                          pixels and " pixels" or "")
   if im.show_values then
     plots[#plots + 1] = fmt("$P%dVAL using 1:2:3:4 with labels tc rgb variable font ',%d' notitle", p,
                             max(7, fs - 2))
@@ -630,10 +699,12 @@ local function data_blocks(self, out, dumb)
     local im = panel.image
     if im and not dumb then
       out[#out + 1] = fmt("$P%dIMG << EOD", p)
-      for r = 1, im.nrow do
+      for r = 1, im.nrow do   -- a single row or column twice (image_using)
         local line = {}
-        for c = 1, im.ncol do line[c] = num(im.values[(r - 1) * im.ncol + c]) end
+        for c = 1, im.ncol do line[#line + 1] = num(im.values[(r - 1) * im.ncol + c]) end
+        if im.ncol == 1 then line[2] = line[1] end
         out[#out + 1] = concat(line, " ")
+        if im.nrow == 1 then out[#out + 1] = concat(line, " ") end
       end
       out[#out + 1] = "EOD"
       if im.show_values then
@@ -709,7 +780,9 @@ local function panel_commands(self, out, p, r, c, geo, origin, size, to)
                   bottom = floor(H - 1 - geo.title_h - (r + 1) * chh + 0.5) + 1 }
     image_dumb(out, plots, p, panel, box, W, H)
   elseif panel.image then
-    image_png(out, plots, p, panel, geo.cw, geo.chh, fs, to.pixels)
+    local term_w = to.width or geo.W
+    image_png(out, plots, p, panel, geo.cw, geo.chh, fs, to.pixels,
+              { x0 = origin[1], width = size[1] * term_w, term_w = term_w })
   else
     trace_ticks(out, panel, geo.cw, geo.chh, fs, dumb)
   end
@@ -882,7 +955,7 @@ local function canvas_script(self, boxes)
   for p, b in ipairs(boxes.panels) do
     terminal(b.name, b)
     panel_commands(self, out, p, b.r, b.c, geo, { 0, 0 },
-                   { (b.width - panel_gap(self.panels[p], geo, false)) / b.width, 1 }, { pixels = true })
+                   { (b.width - panel_gap(self.panels[p], geo, false)) / b.width, 1 }, { pixels = true, width = b.width })
   end
   return concat(out, "\n") .. "\n"
 end

@@ -58,6 +58,22 @@ local function self_exe()
   return ffi.string(buf, n)
 end
 
+-- the cinterp a job runs, by its absolute path: this process when it is the cinterp
+-- host (it exports the engine, so ffi.C.ci_version resolves), else (the stock luajit
+-- running this module) the installed host beside the Lua library, PREFIX/bin/cinterp
+local function cinterp_exe()
+  ci_()
+  if pcall(function() return ffi.C.ci_version end) then return self_exe() end
+  local prefix = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/5%.1/cinterp/screen_cli%.lua$")
+  local f = prefix and io.open(prefix .. "/bin/cinterp", "rb")
+  if f then
+    f:close()
+    return absolute(prefix .. "/bin/cinterp")
+  end
+  fail(fmt("the job script must run the cinterp host, and this interpreter (%s) is not one: run " ..
+           "`cinterp screen sbatch ...` with cinterp", self_exe()))
+end
+
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 -- the flags of each form: name -> "value" | "flag"
@@ -161,7 +177,7 @@ local function sbatch_script(spec_path, o)
   lines[#lines + 1] = "set -eu"
   lines[#lines + 1] = "cd " .. shell_quote(absolute("."))
   if o["cpus-per-task"] then lines[#lines + 1] = "export OMP_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\"" end
-  local cmd = fmt("exec %s screen %s --out %s --shard \"$SLURM_ARRAY_TASK_ID/%d\"", shell_quote(self_exe()),
+  local cmd = fmt("exec %s screen %s --out %s --shard \"$SLURM_ARRAY_TASK_ID/%d\"", shell_quote(cinterp_exe()),
                   shell_quote(abs_spec), shell_quote(abs_out), N)
   if o.batch then cmd = cmd .. " --batch " .. int_flag(o, "batch") end
   lines[#lines + 1] = cmd

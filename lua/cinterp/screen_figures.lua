@@ -13,26 +13,19 @@ local S = require "cinterp.screen_store"
 local M = {}
 local fmt = string.format
 
--- a panel wide enough for the labels and the colour bar's title
+-- a panel wide enough for the row labels, the colour bar's title and a column
+-- label per column (upright ones need ~15 pixels each; up to 120 columns)
 local function width(ncol, labels)
   local w = 0
   for _, l in ipairs(labels) do w = math.max(w, #tostring(l)) end
-  return math.max(560, math.min(1400, 260 + ncol * 22 + w * 7))
+  return math.max(560, math.min(2400, 260 + ncol * 18 + w * 7))
 end
 
--- ci.plot_heatmap draws nothing for a single row or column (gnuplot's `with image`
--- needs a 2 x 2 grid): such a matrix gets an empty (NaN, grey) second row or
--- column with a blank label.
-local function heatmap(ci, x, opts)
-  local nr, nc = x:size(1), x:size(2)
-  if nr > 1 and nc > 1 then return ci.plot_heatmap(x, opts) end
-  local y = ci.full(0 / 0, math.max(nr, 2), math.max(nc, 2))
-  for r = 1, nr do for c = 1, nc do y:set(x:get(r, c), r, c) end end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  if nr == 1 then o.row_labels = { opts.row_labels[1], "" } end
-  if nc == 1 then o.col_labels = { opts.col_labels[1], "" } end
-  return ci.plot_heatmap(y, o)
+-- a panel tall enough for a row per row label and the column labels below (turned)
+local function height(nrow, col_labels)
+  local w = 0
+  for _, l in ipairs(col_labels) do w = math.max(w, #tostring(l)) end
+  return math.max(340, math.min(1400, 140 + nrow * 16 + math.min(w, 24) * 7))
 end
 
 local function save(fig, path)
@@ -52,12 +45,12 @@ local function actmax_figure(ci, dir, kind, tasks, by_group)
   for k, t in ipairs(tasks) do labels[k] = t.label end
   local G = by_group.groups
   local x = matrix(ci, #tasks, #G, function(r, c) return by_group.means[r][G[c]] or 0 / 0 end)
-  local fig = heatmap(ci, x, {
+  local fig = ci.plot_heatmap(x, {
     row_labels = labels, col_labels = G, xlabel = "input group",
     ylabel = kind == "restarts" and "seed" or "target",
     cblabel = "mean optimised input",
     title = kind == "restarts" and "Optimised input per random start" or "Optimised input per target",
-    panel_width = width(#G, labels),
+    panel_width = width(#G, labels), panel_height = height(#tasks, G),
   })
   save(fig, dir .. "/figures/inputs.png")
 end
@@ -75,12 +68,12 @@ local function manipulation_figure(ci, dir, kind, tasks)
   for k, t in ipairs(tasks) do
     for _, r in ipairs(t.rows) do x:set(tonumber(r.fields[5]) or 0 / 0, k, ridx[r.fields[2]]) end
   end
-  local fig = heatmap(ci, x, {
+  local fig = ci.plot_heatmap(x, {
     row_labels = labels, col_labels = readouts, xlabel = "read-out group",
     ylabel = kind == "silence" and "silenced group" or "activated group",
     cblabel = "change of mean activation", palette = "diverging",
     title = (kind == "silence" and "Silencing" or "Activation") .. ": effect on each read-out group",
-    panel_width = width(#readouts, labels),
+    panel_width = width(#readouts, labels), panel_height = height(#tasks, readouts),
   })
   save(fig, dir .. "/figures/delta.png")
 end
