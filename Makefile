@@ -136,7 +136,7 @@ asan: deps
 # FUZZ_SECONDS seconds from fuzz/corpus/<harness>/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Icore \
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -march=x86-64-v3 -fno-omit-frame-pointer -Icore \
                 -I/usr/include/x86_64-linux-gnu/openblas-pthread -Wno-unknown-pragmas \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZERS      := $(patsubst fuzz/%.c,fuzz/build/%,$(wildcard fuzz/*_fuzz.c))

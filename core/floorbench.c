@@ -15,7 +15,13 @@
 #include "csr_internal.h"
 
 #include <math.h>
+#ifdef _OPENMP
 #include <omp.h>
+#else /* built without OpenMP (the fuzzers compile every core file): one thread */
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+static inline int omp_get_max_threads(void) { return 1; }
+#endif
 #include <string.h>
 #include <time.h>
 

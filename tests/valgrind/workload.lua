@@ -26,7 +26,7 @@ for _, suffix in ipairs { ".csv", ".csv.gz" } do
   os.remove(tmp .. suffix)
 end
 assert(not pcall(ci.read_csv, tmp .. ".missing.csv"))
-local s = f:filter(function(r) return r.id > 1 end):sort("id", { ascending = false })
+local s = f:filter(function(r) return r.id > 1 end):sort("id", { descending = true })
 assert(s:nrow() == 2)
 
 local groups = { "A", "B", "A", "B" }
