@@ -11,6 +11,8 @@
 #   make gpu-check  on a machine with a GPU: its golden cases, the CPU-vs-GPU agreement
 #                   tests and a timing table (scripts/gpu_check.sh; make gpu-bundle
 #                   prepares build-gpu/ to carry to a GPU machine without the packages)
+#   make tanh-exhaustive  core/fast_tanh.h's tanh checked at all 2^32 floats (minutes);
+#                   make tanh-fit prints the fit its coefficients come from
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
 #
 # Configurations never mix: each has its own folder (build, build-cuda,
@@ -18,6 +20,7 @@
 # depends on $(BUILD)/config.stamp, the compilers' flags, which changes when
 # they do. Header dependencies come from the compilers (-MMD -MP).
 
+.DEFAULT_GOAL := all
 CUDA     ?= 0
 NATIVE   ?= 0
 CONFIG_SUFFIX := $(if $(filter 1,$(CUDA)),-cuda)$(if $(filter 1,$(NATIVE)),-native)
@@ -60,7 +63,8 @@ $(BUILD)/config.stamp: FORCE
 DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnuplot-nox \
             lua-busted libreadline-dev pkg-config chromium
 
-.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean
+.PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean \
+        tanh-exhaustive tanh-fit
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -105,6 +109,12 @@ $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libcinterp.so
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 -include $(C_TESTS:=.d)
+
+# core/fast_tanh.h: every float checked (tests/c/tanh_exhaustive.c), the coefficients' fit
+tanh-exhaustive: $(BUILD)/tests/tanh_exhaustive
+	$(BUILD)/tests/tanh_exhaustive
+tanh-fit: $(BUILD)/tests/tanh_fit
+	$(BUILD)/tests/tanh_fit
 
 test: deps
 	@$(MAKE) --no-print-directory all $(C_TESTS)

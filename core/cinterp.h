@@ -209,6 +209,7 @@ typedef struct ci_csr_fields {
   int32_t refcount;
   int32_t flags;           /* reserved */
   ci_csr *tcache;          /* lazily built transpose (owned), or NULL */
+  void *bcache;            /* lazily built column blocks for wide products (owned), or NULL */
 } ci_csr_fields;
 
 /* Builds a CSR matrix from COO triplets (0-based). Duplicates are summed (in
@@ -489,6 +490,40 @@ int ci_floorbench(const ci_csr *W, int64_t B, int rounds, int prefetch,
 /* "stream", "gather", "plain", "csr_spmm"; NULL outside 0..CI_FLOOR_NVARIANTS-1. */
 const char *ci_floorbench_variant(int variant);
 
+/* ===== CI_TUNE: the engine's speed knobs and per-phase timers (core/tuning.c,
+ * core/profile.c), for benchmarks. Knobs change speed only (results stay
+ * bitwise the same for any thread count under each setting):
+ *   act_fused          1: the forward's activation runs in the product's row
+ *                      loop while the row is in cache; 0: as a pass of its own
+ *   spmm_prefetch      nonzeros ahead whose X row the product prefetches
+ *   spmm_prefetch_far  the same when X is split into column blocks (X out of cache)
+ *   spmm_block_above   X (ncols x B floats) larger than this many bytes: the
+ *                      product runs over column blocks of the matrix, each
+ *                      touching an X panel of about spmm_block_bytes (0: never)
+ *   spmm_block_bytes   that panel's bytes
+ *   hugepages          1: the network's big state buffers ask for 2 MiB pages
+ * ci_tune_set fails (CI_EINVAL) for an unknown name or a value out of range. */
+int ci_tune_set(const char *name, int64_t value);
+int ci_tune_get(const char *name, int64_t *value);
+/* Seconds spent in each phase of the network engine on the CPU since
+ * ci_profile_enable(1) (which resets them; 2: the calling thread's CPU time
+ * instead of the wall clock, for one OpenMP thread on a busy machine);
+ * ci_profile_enable(0) stops the clocks (the default: then no clock is read).
+ * A backward's recomputed checkpoint steps count as forward steps. */
+typedef struct ci_profile {
+  double fwd_product_s;     /* the sparse products W x_{t-1} (with the fused activation) */
+  double fwd_activation_s;  /* the activation as a pass of its own (act_fused = 0, sparse x) */
+  double fwd_output_s;      /* the (B, n, L) output from the slabs */
+  double fwd_total_s;       /* whole forwards (setup, input, steps, output, bookkeeping) */
+  double bwd_elementwise_s; /* the backward's elementwise passes (incoming gradient, step) */
+  double bwd_product_s;     /* the products over the transpose W^T gp */
+  double bwd_layout_s;      /* the gradients between (B, n, L) and slabs */
+  double bwd_total_s;       /* whole backwards */
+  int64_t fwd_steps, bwd_steps, forwards, backwards;
+} ci_profile;
+void ci_profile_enable(int on);
+void ci_profile_read(ci_profile *out);
+
 /* ===== CI_DEVICE: the CUDA path (core/device.c, core/adam.c, kernels/) =====
  * Built with `make CUDA=1`. Without that build, or without a usable GPU, every
  * function here that needs one fails with CI_EDEVICE and a message saying why:
@@ -553,6 +588,7 @@ struct ci_csr {
   int32_t refcount;
   int32_t flags;
   ci_csr *tcache;
+  void *bcache;
 };
 
 #ifdef __cplusplus

@@ -29,6 +29,9 @@ static inline int32_t ci_csr_split_rows(const ci_csr *m, int part, int nparts,
 int ci_csr_alloc(int32_t nrows, int32_t ncols, int64_t nnz, ci_csr **out,
                  const char *where);
 
+/* Frees the column blocks csr_spmm.c may have cached in m (m->bcache). */
+void ci_csr_free_blocks(ci_csr *m);
+
 /* 1 when at most 10 % of the rows of X (A->ncols x B) have a nonzero entry
  * (core/csr_push.c). */
 int ci_csr_operand_is_sparse(const ci_csr *A, const float *X, int64_t B);

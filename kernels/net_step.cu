@@ -66,8 +66,8 @@ __global__ static void k_act_forward(cu_step s, int32_t t, const float *P, const
   const ci_step_mode m = {s.th, s.ml, s.div, t == s.L};
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    x[q] = ci_step_forward(P[q], m.div ? D[q] : 0.0f, s.k[i], s.c[i], s.tau[i], xp[q],
-                           input_of(s, i, b, t), m);
+    x[q] = ci_step_forward(P[q], m.div ? D[q] : 0.0f, s.k[i], s.c[i], ci_step_rates(s.tau[i]),
+                           xp[q], input_of(s, i, b, t), m);
   }
 }
 
@@ -139,7 +139,8 @@ __global__ static void k_act_backward(cu_step s, int32_t t, int lanes, const flo
   const int lane = (int)(q % lanes);
   double sk = 0, sc = 0, stau = 0;
   if (i < s.n) {
-    const float k = s.k[i], c = s.c[i], tau = s.tau[i];
+    const float k = s.k[i], c = s.c[i];
+    const ci_step_tau tau = ci_step_rates(s.tau[i]);
     const int32_t slot = s.slot_of[i];
     for (int64_t b = lane; b < s.B; b += lanes) {
       const int64_t ib = i * s.B + b;

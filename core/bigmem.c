@@ -1,0 +1,33 @@
+/* bigmem.c: big buffers straight from the system (mmap), so that freeing them
+ * really returns their pages whatever malloc's heuristics, in whole 2 MiB
+ * units; with ci_tune.hugepages aligned to 2 MiB and marked for transparent
+ * huge pages (madvise), so that a random gather over a slab of many MiB misses
+ * the TLB far less (bench/README.md). The network's buffer pools
+ * (net_pool.c) and big tensors (tensor.c) come from here. */
+#include "internal.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define HUGE_BYTES ((size_t)2 << 20)
+
+size_t ci_big_len(size_t bytes) { return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1); }
+
+void *ci_big_alloc(size_t bytes) {
+  const size_t len = ci_big_len(bytes);
+  if (len < bytes) return NULL; /* overflow */
+  const int huge = ci_tune.hugepages && bytes >= HUGE_BYTES;
+  const size_t extra = huge ? HUGE_BYTES : 0;
+  char *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  if (!huge) return m;
+  char *a = (char *)(((uintptr_t)m + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1));
+  if (a > m) munmap(m, (size_t)(a - m));
+  if (m + extra > a) munmap(a + len, (size_t)(m + extra - a));
+  madvise(a, len, MADV_HUGEPAGE); /* advice only: without THP the pages stay small */
+  return a;
+}
+
+void ci_big_free(void *p, size_t bytes) {
+  if (p) munmap(p, ci_big_len(bytes));
+}
