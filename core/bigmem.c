@@ -1,9 +1,11 @@
 /* bigmem.c: big buffers straight from the system (mmap), so that freeing them
  * really returns their pages whatever malloc's heuristics, in whole 2 MiB
- * units; with ci_tune.hugepages aligned to 2 MiB and marked for transparent
- * huge pages (madvise), so that a random gather over a slab of many MiB misses
- * the TLB far less (bench/README.md). The network's buffer pools
- * (net_pool.c) and big tensors (tensor.c) come from here. */
+ * units. A buffer that the sparse product gathers from at random (the
+ * network's state slabs, net_pool.c) is, with ci_tune.hugepages, aligned to
+ * 2 MiB and marked for transparent huge pages (madvise), so that the gather
+ * misses the TLB far less; one about to be written whole (a tensor, tensor.c)
+ * is populated by the mmap itself, which in a VM costs far less than a fault
+ * per 4 KiB page (huge pages there only cost: zeroing them, compaction). */
 #include "internal.h"
 
 #include <stdint.h>
@@ -13,12 +15,14 @@
 
 size_t ci_big_len(size_t bytes) { return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1); }
 
-void *ci_big_alloc(size_t bytes) {
+void *ci_big_alloc(size_t bytes, int use) {
   const size_t len = ci_big_len(bytes);
   if (len < bytes) return NULL; /* overflow */
-  const int huge = ci_tune.hugepages && bytes >= HUGE_BYTES;
+  const int huge = use == CI_BIG_GATHERED && ci_tune.hugepages && bytes >= HUGE_BYTES;
   const size_t extra = huge ? HUGE_BYTES : 0;
-  char *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const int populate = use == CI_BIG_WRITTEN ? MAP_POPULATE : 0;
+  char *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
   if (m == MAP_FAILED) return NULL;
   if (!huge) return m;
   char *a = (char *)(((uintptr_t)m + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1));

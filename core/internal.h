@@ -19,11 +19,13 @@ void *ci_alloc_aligned(size_t n, int *ok);
 void ci_free_aligned(void *p);
 
 /* Big buffers from the system (core/bigmem.c): ci_big_alloc maps
- * ci_big_len(bytes) (a multiple of 2 MiB, zero-filled, 2 MiB pages when
- * ci_tune.hugepages), NULL on failure; ci_big_free(p, bytes) unmaps it (the
- * same bytes). */
+ * ci_big_len(bytes) (a multiple of 2 MiB, zero-filled) for a use:
+ * CI_BIG_GATHERED (read at random: 2 MiB pages when ci_tune.hugepages) or
+ * CI_BIG_WRITTEN (written whole right away: populated at once); NULL on
+ * failure. ci_big_free(p, bytes) unmaps it (the same bytes). */
+enum { CI_BIG_GATHERED = 0, CI_BIG_WRITTEN = 1 };
 size_t ci_big_len(size_t bytes);
-void *ci_big_alloc(size_t bytes);
+void *ci_big_alloc(size_t bytes, int use);
 void ci_big_free(void *p, size_t bytes);
 /* Releases the data of the last big tensor freed, kept for the next tensor of
  * its size (tensor.c). */

@@ -15,7 +15,7 @@ static int host_alloc(void **p, size_t bytes, const char *where) {
   *p = NULL;
   if (bytes == 0) return CI_OK;
   if (bytes >= HOST_MAP_BYTES) {
-    void *m = ci_big_alloc(bytes);
+    void *m = ci_big_alloc(bytes, CI_BIG_GATHERED);
     if (m) {
       *p = m; /* page aligned, so 64-byte aligned */
       return CI_OK;

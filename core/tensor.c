@@ -1,9 +1,10 @@
 /* tensor.c: creation, reference counting and memory of dense float32 tensors.
- * Data of 1 MiB or more comes from the system (core/bigmem.c); the last such
- * block freed is kept as a spare for the next tensor of its size (an
- * optimisation loop's output, every iteration), so that its pages are not
- * faulted in and zeroed again each time. A network pass of another shape
- * drops the spare (ci_tensor_drop_spare), so memory still follows the work. */
+ * Data of 1 MiB or more comes from the system (core/bigmem.c); the last few
+ * such blocks freed are kept as spares for the next tensors of their sizes (an
+ * optimisation loop's output and gradients, every iteration), so that their
+ * pages are not faulted in and zeroed again each time (in a VM that costs
+ * more than the work). A network pass of another shape drops the spares
+ * (ci_tensor_drop_spare), so memory still follows the work. */
 #include "internal.h"
 
 #include <math.h>
@@ -57,13 +58,15 @@ int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *w
 
 #define BIG_TENSOR_BYTES ((size_t)1 << 20)
 
-static void *spare;       /* the last big block freed, or NULL */
-static size_t spare_len;  /* its ci_big_len */
+enum { SPARES = 4 };
+static void *spare[SPARES];       /* big blocks freed lately, oldest first, or NULL */
+static size_t spare_len[SPARES];  /* their ci_big_len */
 
 void ci_tensor_drop_spare(void) {
-  if (spare) ci_big_free(spare, spare_len);
-  spare = NULL;
-  spare_len = 0;
+  for (int k = 0; k < SPARES; k++) {
+    if (spare[k]) ci_big_free(spare[k], spare_len[k]);
+    spare[k] = NULL;
+  }
 }
 
 /* The data of a tensor of `bytes`; *fresh = 1 when it is zero already. */
@@ -71,13 +74,13 @@ static void *data_alloc(size_t bytes, int *fresh, int *ok) {
   *fresh = 0;
   if (bytes < BIG_TENSOR_BYTES) return ci_alloc_aligned(bytes, ok);
   *ok = 1;
-  if (spare && spare_len == ci_big_len(bytes)) {
-    void *p = spare;
-    spare = NULL;
-    return p;
-  }
-  ci_tensor_drop_spare(); /* another size: its memory goes back first */
-  void *p = ci_big_alloc(bytes);
+  for (int k = SPARES - 1; k >= 0; k--)
+    if (spare[k] && spare_len[k] == ci_big_len(bytes)) {
+      void *p = spare[k];
+      spare[k] = NULL;
+      return p;
+    }
+  void *p = ci_big_alloc(bytes, CI_BIG_WRITTEN);
   *ok = p != NULL;
   *fresh = 1;
   return p;
@@ -88,9 +91,13 @@ static void data_free(void *p, size_t bytes) {
     ci_free_aligned(p);
     return;
   }
-  ci_tensor_drop_spare();
-  spare = p;
-  spare_len = ci_big_len(bytes);
+  if (spare[0]) ci_big_free(spare[0], spare_len[0]); /* the oldest goes back */
+  for (int k = 0; k + 1 < SPARES; k++) {
+    spare[k] = spare[k + 1];
+    spare_len[k] = spare_len[k + 1];
+  }
+  spare[SPARES - 1] = p;
+  spare_len[SPARES - 1] = ci_big_len(bytes);
 }
 
 static int tensor_alloc(int ndim, const int64_t *shape, int zero, ci_tensor **out,

@@ -4,10 +4,13 @@
  * many batch widths and block counts, with accumulate and with an epilogue
  * that must see each row once, after its last block; bitwise the same with 1
  * and 2 threads; any prefetch distance (0 .. past the end of the matrix)
- * bitwise the same as the default; the knobs' range errors. Exits non-zero on
- * failure. */
+ * bitwise the same as the default; the push through the transpose for a
+ * mostly-zero operand (csr_push.c) against the pull, and bitwise the same
+ * with 1 and 2 threads; the knobs' range errors. Exits non-zero on failure. */
 #include "check.h"
 #include "cinterp.h"
+/* the push is private to the library (hidden): compiled into this test */
+#include "../../core/csr_push.c"
 
 #include <math.h>
 #include <omp.h>
@@ -92,6 +95,27 @@ int main(void) {
             (long long)B, (long long)dists[q]);
     }
     set("spmm_prefetch", 32);
+    /* a mostly-zero operand (5 % of its rows): pushed through the transpose */
+    ci_csr *At = NULL;
+    OK(ci_csr_transpose(A, &At));
+    for (int64_t j = 0; j < N; j++)
+      if (j % 20) memset(X + j * B, 0, sizeof(float) * B);
+    OK(ci_csr_spmm(A, X, B, ref, 0));
+    CHECK(ci_csr_operand_is_sparse(A, X, B), "B = %lld: the operand is not seen as sparse",
+          (long long)B);
+    for (int acc = 0; acc < 2; acc++) {
+      for (int64_t k = 0; k < nb; k++) Y[k] = Y1[k] = acc ? 1.0f : -7.0f;
+      OK(ci_csr_spmm_by_operand(A, At, X, B, Y, acc));
+      omp_set_num_threads(1);
+      OK(ci_csr_spmm_by_operand(A, At, X, B, Y1, acc));
+      omp_set_num_threads(2);
+      CHECK(memcmp(Y, Y1, sizeof(float) * nb) == 0, "B = %lld: push, 1 vs 2 threads differ",
+            (long long)B);
+      for (int64_t k = 0; acc && k < nb; k++) Y[k] -= 1.0f;
+      CHECK(max_rel(Y, ref, nb) < 1e-5, "B = %lld, accumulate %d: push differs from pull by %g",
+            (long long)B, acc, max_rel(Y, ref, nb));
+    }
+    ci_csr_release(At);
     free(X); free(ref); free(Y); free(Y1);
   }
   int64_t v = -1;
