@@ -22,7 +22,7 @@ local shared = os.getenv("CI_SHARED") or (root .. "/../shared")
 package.path = root .. "/bench/?.lua;" .. package.path
 local nets, workload = require "nets", require "workload"
 
-local o = { B = "8", L = "10", rounds = "5", what = "fwd,am", variants = "act_fused=1", reorder = "none" }
+local o = { B = "8", L = "10", rounds = "5", what = "fwd,am", variants = "default", reorder = "none" }
 do
   local a, k = arg or {}, 1
   while k <= #a do

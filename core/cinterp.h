@@ -235,6 +235,18 @@ int ci_csr_from_dense(const ci_tensor *t, ci_csr **out);
 /* New matrices: row i multiplied by s[i] (nrows values) / column j by s[j]. */
 int ci_csr_scale_rows(const ci_csr *m, const float *s, ci_csr **out);
 int ci_csr_scale_cols(const ci_csr *m, const float *s, ci_csr **out);
+/* Neuron orders for locality (core/reorder.c). ci_csr_rcm: the reverse
+ * Cuthill-McKee order of a square matrix's connection graph (both directions)
+ * into perm (n entries: perm[new] = old). ci_csr_clusters: the neurons block
+ * by block, the blocks found by label propagation on that graph (deterministic:
+ * sweeps in index order). ci_csr_permuted: out[a, b] =
+ * m[perm[a], perm[b]] (perm must be a permutation). ci_csr_spread: the mean
+ * |a - b| / n over the nonzeros numbered by perm (NULL: as they are): ~1/3 for
+ * a random order, small when connected neurons sit close; -1 on a bad perm. */
+int ci_csr_rcm(const ci_csr *m, int32_t *perm);
+int ci_csr_clusters(const ci_csr *m, int32_t *perm);
+int ci_csr_permuted(const ci_csr *m, const int32_t *perm, ci_csr **out);
+double ci_csr_spread(const ci_csr *m, const int32_t *perm);
 /* Y (nrows x B) = A (nrows x ncols) * X (ncols x B), row-major slabs with the
  * batch innermost; accumulate != 0 adds to Y instead. OpenMP over rows,
  * deterministic (independent of the thread count), no allocation. */
@@ -396,7 +408,18 @@ typedef struct ci_net_spec {
   const float *init_tau;
   const float *init_div_strength;
   const uint8_t *div_pairs;  /* n_groups*n_groups flags [pre*G + post]: divisive connections, or NULL */
+  int32_t reorder;           /* CI_REORDER_*: the engine's internal neuron order */
 } ci_net_spec;
+
+/* The order the engine keeps its neurons in (every index the API takes or
+ * gives stays the caller's), so that neurons connected to each other sit close
+ * and the product gathers from a narrow band: NONE as given; RCM reverse
+ * Cuthill-McKee (ci_csr_rcm); CLUSTER block by block (ci_csr_clusters); AUTO:
+ * CLUSTER when it shortens the mean connection distance (ci_csr_spread) to at
+ * most half and the network has more than CI_REORDER_AUTO_MIN neurons (below,
+ * the whole state stays in cache anyway), else NONE. */
+enum { CI_REORDER_NONE = 0, CI_REORDER_RCM = 1, CI_REORDER_AUTO = 2, CI_REORDER_CLUSTER = 3 };
+enum { CI_REORDER_AUTO_MIN = 16384 };
 
 /* One manipulation: pin the activation of neuron at layer (both 0-based) to
  * value, in batch `batch` (0-based) or in every batch when batch < 0. A layer
@@ -441,6 +464,10 @@ int ci_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_m
 /* Bytes held by the state stored for the backward by the last recorded forward
  * (for memory reports). */
 int64_t ci_net_last_stored_bytes(const ci_net *net);
+/* The order the network runs in: CI_REORDER_NONE, _RCM or _CLUSTER (what AUTO
+ * chose); with perm != NULL, perm[k] = the caller's index of the engine's k-th
+ * neuron (n entries). */
+int ci_net_order(const ci_net *net, int32_t *perm);
 
 /* ===== CI_REG: the activation-maximisation regulariser (core/regularise.c) =====
  * *value = lambda * (||x||_1 + ||x||_2) over the whole tensor; when grad is not
@@ -455,6 +482,12 @@ int ci_l1l2_regulariser(const ci_tensor *x, double lambda, ci_tensor *grad, doub
  * lognormal(0,1) synapse counts, duplicates summed, rows normalised to sum 1,
  * a sign per presynaptic neuron (30 % -1). Post in rows. */
 int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out);
+/* The same statistics with neuropil-like locality (bench/README.md): nblocks
+ * blocks of lognormal(0, 0.5) sizes on a ring; each partner from the neuron's
+ * own block with probability p_local, from a block 1 or 2 steps away with
+ * p_near, else uniform; the neurons then renumbered at random. */
+int ci_brain_connectome(int32_t n, int64_t nnz, int32_t nblocks, double p_local, double p_near,
+                        uint64_t seed, ci_csr **out);
 /* count distinct neurons drawn uniformly without replacement, sorted (0-based). */
 int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out);
 

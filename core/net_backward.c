@@ -90,7 +90,8 @@ static void convert_layout(const cn_state *st, const float *src, float *dst, int
   const int64_t B = st->pass.B, n = st->pass.net->n;
   const double t0 = ci_prof_start();
   const cn_slabs slabs = {NULL, (float *)(src_is_bnl ? dst : src), (size_t)(n * B)};
-  cn_layout_copy(slabs, (float *)(src_is_bnl ? src : dst), n, B, st->pass.L, NULL, !src_is_bnl);
+  cn_layout_copy(slabs, (float *)(src_is_bnl ? src : dst), n, B, st->pass.L, st->pass.net->perm,
+                 !src_is_bnl);
   ci_prof_stop(CI_PROF_BWD_LAYOUT, t0);
 }
 

@@ -65,13 +65,16 @@ static void snapshot_coeffs(cn_coeffs *co, const ci_net *net) {
 }
 
 /* The manipulations sorted by layer (stable: later entries win, as dict order
- * does); every layer is in range (checked). */
+ * does), their neurons in the engine's order; every layer is in range (checked). */
 static void sort_manip(cn_pass *ps, const ci_manip *manip, int64_t n_manip, int64_t *fill) {
+  const int32_t *inv = ps->net->inv;
   for (int64_t m = 0; m < n_manip; m++) ps->manip_start[manip[m].layer + 1]++;
   for (int32_t l = 0; l < ps->L; l++) ps->manip_start[l + 1] += ps->manip_start[l];
   for (int64_t m = 0; m < n_manip; m++) {
     const int32_t l = manip[m].layer;
-    ps->manip[ps->manip_start[l] + fill[l]++] = manip[m];
+    ci_manip *to = &ps->manip[ps->manip_start[l] + fill[l]++];
+    *to = manip[m];
+    if (inv) to->neuron = inv[to->neuron];
   }
   ps->n_manip = n_manip;
 }
@@ -315,7 +318,7 @@ static int write_output(const cn_state *st, ci_tensor **out) {
   if (rc) return rc;
   const double t0 = ci_prof_start();
   const cn_slabs xs = {st->x + 1, NULL, 0};
-  cn_layout_copy(xs, (*out)->data, n, B, L, NULL, 1);
+  cn_layout_copy(xs, (*out)->data, n, B, L, st->pass.net->perm, 1);
   ci_prof_stop(CI_PROF_FWD_OUTPUT, t0);
   return CI_OK;
 }

@@ -66,6 +66,9 @@ struct ci_net {
   int32_t *slot_of;        /* neuron -> slot or -1 */
   int32_t n_groups;        /* 0 = no groups */
   int32_t *group_of;       /* neuron -> group (n_groups > 0) */
+  int32_t order;           /* CI_REORDER_NONE or CI_REORDER_RCM */
+  int32_t *perm, *inv;     /* engine index -> caller's and back (RCM), NULL for NONE;
+                            * every neuron index above is the engine's */
   float slope0, bias0, tau0;  /* scalars used without groups */
   ci_csr *w, *wt;          /* ordinary weights and their transpose */
   ci_csr *wd, *wdt;        /* divisive weights (post x pre) and transpose, or NULL */

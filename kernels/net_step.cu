@@ -93,10 +93,13 @@ int cu_manip(const cu_step *s, const ci_manip *m, int64_t m0, int64_t m1, float 
   return CI_OK;
 }
 
+/* The caller's index of neuron i in the (B, n, L) tensors. */
+__device__ static int64_t user_index(const cu_step &s, int64_t i) { return s.perm ? s.perm[i] : i; }
+
 __global__ static void k_store_output(cu_step s, int32_t t, const float *x, float *out) {
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    out[(b * s.n + i) * s.L + (t - 1)] = x[q];
+    out[(b * s.n + user_index(s, i)) * s.L + (t - 1)] = x[q];
   }
 }
 
@@ -113,7 +116,7 @@ __global__ static void k_gather_grad(cu_step s, int32_t t, const float *carried,
                                      const float *grad_out, float *gx, float *grad_x) {
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    const int64_t o = (b * s.n + i) * s.L + (t - 1);
+    const int64_t o = (b * s.n + user_index(s, i)) * s.L + (t - 1);
     float v = carried[q];
     if (grad_out) v += grad_out[o];
     gx[q] = v;
