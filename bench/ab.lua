@@ -5,7 +5,7 @@
 -- and targets for all.
 --
 --   cinterp bench/ab.lua --net NET [--B 8] [--L 10] [--rounds 5] [--what fwd,am,spmm]
---                        [--variants "act_fused=1;act_fused=0"] [--reorder none|rcm]
+--                        [--variants "act_fused=1;act_fused=0"] [--reorder auto|none|rcm|cluster]
 --                        [--clock wall|cpu]
 --   NET: as bench_one.lua (ref50k, dump:DIR, random:N:NNZ, brain:N:NNZ, larva, mb)
 --   fwd   one no-grad forward (10 layers by default)
@@ -20,43 +20,19 @@ local C, check, fmt = ci._engine.C, ci._engine.check, string.format
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$")) or "."
 local shared = os.getenv("CI_SHARED") or (root .. "/../shared")
 package.path = root .. "/bench/?.lua;" .. package.path
-local nets, workload = require "nets", require "workload"
+local nets, workload, tool = require "nets", require "workload", require "tool"
 
-local o = { B = "8", L = "10", rounds = "5", what = "fwd,am", variants = "default", reorder = "none" }
-do
-  local a, k = arg or {}, 1
-  while k <= #a do
-    local name = a[k]:match("^%-%-([%w%-]+)$")
-    if not name or a[k + 1] == nil then error("ab.lua: bad argument " .. tostring(a[k]), 0) end
-    o[name] = a[k + 1]
-    k = k + 2
-  end
-end
+local o = tool.args({ B = "8", L = "10", rounds = "5", what = "fwd,am", variants = "default",
+                      reorder = "auto" }, arg or {}, "ab.lua")
 assert(o.net, "ab.lua: --net is required")
 local B, L, rounds = tonumber(o.B), tonumber(o.L), tonumber(o.rounds)
 local what = {}
 for w in o.what:gmatch("[^,]+") do what[w] = true end
-
-pcall(ffi.cdef, [[
-typedef struct { long tv_sec; long tv_nsec; } ab_ts;
-int clock_gettime(int clk, ab_ts *tp);
-]])
-local ts = ffi.new("ab_ts")
--- --clock cpu: the process's CPU time (CLOCK_PROCESS_CPUTIME_ID) instead of the
--- wall clock: with OMP_NUM_THREADS=1 on a loaded machine it leaves out the time
--- the process waited for a core (with more threads it counts their spinning)
+-- --clock cpu: the process's CPU time instead of the wall clock: with
+-- OMP_NUM_THREADS=1 on a loaded machine it leaves out the time the process
+-- waited for a core (with more threads it counts their spinning)
 local CLOCK = (o.clock == "cpu") and 2 or 1
-local function now()
-  ffi.C.clock_gettime(CLOCK, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
-local function median(xs)
-  local t = { unpack(xs) }
-  table.sort(t)
-  local m = #t
-  if m == 0 then return 0 / 0 end
-  return m % 2 == 1 and t[(m + 1) / 2] or 0.5 * (t[m / 2] + t[m / 2 + 1])
-end
+local now, median = tool.clock(o.clock), tool.median
 
 -- the variants: "k=v,k=v;k=v"
 local variants = {}
@@ -72,7 +48,8 @@ end
 local W, sensory, n = nets.load(o.net, shared)
 io.write(fmt("%s: n %d, nnz %d, B %d, L %d, %d rounds, threads %s\n", o.net, n, tonumber(W:nnz()),
              B, L, rounds, os.getenv("OMP_NUM_THREADS") or "all"))
-local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, reorder = o.reorder ~= "none" and o.reorder or nil })
+local net = ci.MultilayeredNetwork(W, sensory, { num_layers = L, reorder = o.reorder })
+io.write(fmt("the engine's neuron order: %s (reorder = %s)\n", net.order, o.reorder))
 local x = ci.zeros(B, #sensory, L)
 workload.fill_input(x:float_ptr(), B * #sensory * L)
 local sensory0 = {}

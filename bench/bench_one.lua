@@ -11,8 +11,8 @@
 --      dump:DIR (a raw dump, e.g. the generated 140k network), random:N:NNZ
 --      (core/generator.c, seed 20240601 + N; sensory 5 % of N), larva.
 -- --what: any of fwd (forward, no grad), am (activation-maximisation iteration),
---         step (the per-timestep breakdown: ci_profile over 3 forwards and 4
---         AM iterations after a warm-up),
+--         step (the per-timestep breakdown: ci_profile over 3 forwards after a
+--         warm-up and over iterations 2-5 of an activation maximisation),
 --         train (train_model epoch), spmm (one ci_csr_spmm on the weights for
 --         B = 1, 8, 32; --B/--L ignored), floor (ci_floorbench at each width of
 --         --Bs, --rounds rounds, prefetch distance --prefetch), dump (write the
@@ -303,6 +303,7 @@ if what.step then
   local p = ffi.new("ci_profile")
   C.ci_profile_enable(1)
   for _ = 1, 3 do
+    collectgarbage() -- the last output freed, as the fwd measure does
     ci.no_grad(function() return net:forward(x) end)
     net.activations = nil
   end
@@ -312,20 +313,22 @@ if what.step then
   res.step_fwd_activation_s = p.fwd_activation_s / fs
   res.step_fwd_rest_s = (p.fwd_total_s - p.fwd_product_s - p.fwd_activation_s) / fs
   res.step_fwd_output_s = p.fwd_output_s / math.max(tonumber(p.forwards), 1)
+  -- 5 iterations; the timers run from the first log call (after iteration 1's
+  -- forward) to the fifth: 4 whole iterations (backward, Adam, next forward)
+  am_run(2, nil) -- warm-up: the backward's buffers into the pool, faulted in
   local stamps = {}
-  am_run(1, nil) -- warm-up of the recipe
-  C.ci_profile_enable(1)
-  local t0 = now()
-  am_run(4, function() stamps[#stamps + 1] = now() end)
-  local wall = now() - t0
-  C.ci_profile_read(p)
-  C.ci_profile_enable(0)
+  am_run(5, function()
+    stamps[#stamps + 1] = now()
+    if #stamps == 1 then C.ci_profile_enable(1)
+    elseif #stamps == 5 then C.ci_profile_read(p); C.ci_profile_enable(0) end
+  end)
+  local wall = stamps[5] - stamps[1]
   local bs = math.max(tonumber(p.bwd_steps), 1)
   res.step_bwd_elementwise_s = p.bwd_elementwise_s / bs
   res.step_bwd_product_s = p.bwd_product_s / bs
   res.step_bwd_rest_s = (p.bwd_total_s - p.bwd_elementwise_s - p.bwd_product_s) / bs
   res.step_am_iter_s = wall / 4
-  res.step_am_outside_s = (wall - p.fwd_total_s - p.bwd_total_s) / 4
+  res.step_am_outside_s = (wall - p.fwd_total_s - p.bwd_total_s) / 4 -- loss, Adam, Lua
 end
 
 -- the process's peak up to here: generation + network + forward + activation

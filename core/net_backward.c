@@ -90,7 +90,7 @@ static void convert_layout(const cn_state *st, const float *src, float *dst, int
   const int64_t B = st->pass.B, n = st->pass.net->n;
   const double t0 = ci_prof_start();
   const cn_slabs slabs = {NULL, (float *)(src_is_bnl ? dst : src), (size_t)(n * B)};
-  cn_layout_copy(slabs, (float *)(src_is_bnl ? src : dst), n, B, st->pass.L, st->pass.net->perm,
+  cn_layout_copy(slabs, (float *)(src_is_bnl ? src : dst), n, B, st->pass.L, st->pass.net->inv,
                  !src_is_bnl);
   ci_prof_stop(CI_PROF_BWD_LAYOUT, t0);
 }
@@ -206,7 +206,8 @@ bw_plain(const float *restrict gx, const float *restrict p, const float *restric
 static void bw_plain_mode(const float *gx, const float *p, const float *xp, float *gp,
                           float *carried, double *sums, int64_t count, const cn_flat *f,
                           ci_step_mode m) {
-#define CN_BW_PLAIN(S, CS, ML, LAST) bw_plain(gx, p, xp, gp, carried, S, count, f, CS, m.th, ML, LAST)
+#define CN_BW_PLAIN(S, CS, ML, LAST) \
+  bw_plain(gx, p, xp, gp, carried, S, count, f, CS, m.th, ML, LAST)
   if (sums && f->stride) CN_WITH_MODE(m, CN_BW_PLAIN, sums, 1);
   else if (sums) CN_WITH_MODE(m, CN_BW_PLAIN, sums, 0);
   else if (f->stride) CN_WITH_MODE(m, CN_BW_PLAIN, NULL, 1);

@@ -99,8 +99,8 @@ int cn_pass_init(cn_pass *ps, ci_net *net, const ci_tensor *input, const ci_mani
   ps->manip_start = calloc((size_t)L + 2, sizeof(int64_t));
   ps->manip = malloc(sizeof(ci_manip) * (size_t)(n_manip ? n_manip : 1));
   int64_t *fill = calloc((size_t)L + 1, sizeof(int64_t));
-  if (!ps->co.k || !ps->co.c || !ps->co.tau || !ps->co.inv || !ps->co.keep || (net->wd && !ps->co.sig) || !ps->manip_start ||
-      !ps->manip || !fill) {
+  if (!ps->co.k || !ps->co.c || !ps->co.tau || !ps->co.inv || !ps->co.keep ||
+      (net->wd && !ps->co.sig) || !ps->manip_start || !ps->manip || !fill) {
     free(fill);
     cn_pass_free(ps);
     return ci_set_error(CI_ENOMEM, "%s: out of memory", where);
@@ -318,7 +318,7 @@ static int write_output(const cn_state *st, ci_tensor **out) {
   if (rc) return rc;
   const double t0 = ci_prof_start();
   const cn_slabs xs = {st->x + 1, NULL, 0};
-  cn_layout_copy(xs, (*out)->data, n, B, L, st->pass.net->perm, 1);
+  cn_layout_copy(xs, (*out)->data, n, B, L, st->pass.net->inv, 1);
   ci_prof_stop(CI_PROF_FWD_OUTPUT, t0);
   return CI_OK;
 }

@@ -161,10 +161,10 @@ typedef struct cn_slabs {
 static inline float *cn_slab(cn_slabs s, int32_t t) {
   return s.ptr ? s.ptr[t] : s.base + (size_t)t * s.stride;
 }
-/* (B, n, L) tensor bnl <- slabs (to_bnl) or slabs <- bnl: element (b, perm[i], t)
- * is slab t's [i, b] (perm NULL: the identity). */
+/* (B, n, L) tensor bnl <- slabs (to_bnl) or slabs <- bnl: element (b, j, t) is
+ * slab t's [inv[j], b] (inv NULL: the identity). */
 void cn_layout_copy(cn_slabs slabs, float *bnl, int64_t n, int64_t B, int32_t L,
-                    const int32_t *perm, int to_bnl);
+                    const int32_t *inv, int to_bnl);
 
 /* ---- the elementwise passes over flat blocks (net_forward.c, net_backward.c) ---- */
 

@@ -4,8 +4,10 @@
  * written one element per cache line thrashes (each (b, i) touches L slabs,
  * each slab line B times over the whole pass), so it runs over blocks of rows
  * whose L slab pieces fit the first-level cache: each slab line is fetched
- * once, each (b, i) run of L floats written once. With a neuron order (perm,
- * the engine's reordering) row i of the slabs is neuron perm[i] of the tensor.
+ * once, each (b, i) run of L floats written once. With a neuron order (the
+ * engine's reordering) neuron j of the tensor is row inv[j] of the slabs: the
+ * blocks then follow the tensor (its runs written in order, the slab rows
+ * gathered, each read once per batch column while the block is in cache).
  * The input (B, S, L) and its gradient go to and from an (L, S, B) block the
  * same way (the step reads a sensory row's B columns contiguously). */
 #include "net_internal.h"
@@ -17,15 +19,15 @@ static int64_t block_rows(int64_t B, int32_t L) {
 }
 
 void cn_layout_copy(cn_slabs slabs, float *bnl, int64_t n, int64_t B, int32_t L,
-                    const int32_t *perm, int to_bnl) {
+                    const int32_t *inv, int to_bnl) {
   const int64_t R = block_rows(B, L);
 #pragma omp parallel for schedule(static)
-  for (int64_t i0 = 0; i0 < n; i0 += R) {
-    const int64_t i1 = i0 + R < n ? i0 + R : n;
+  for (int64_t j0 = 0; j0 < n; j0 += R) {
+    const int64_t j1 = j0 + R < n ? j0 + R : n;
     for (int64_t b = 0; b < B; b++)
-      for (int64_t i = i0; i < i1; i++) {
-        float *run = bnl + (b * n + (perm ? perm[i] : i)) * L; /* (b, neuron, 0 .. L-1) */
-        const int64_t at = i * B + b;
+      for (int64_t j = j0; j < j1; j++) {
+        float *run = bnl + (b * n + j) * L; /* (b, j, 0 .. L-1) */
+        const int64_t at = (inv ? inv[j] : j) * B + b;
         if (to_bnl)
           for (int32_t t = 0; t < L; t++) run[t] = cn_slab(slabs, t)[at];
         else

@@ -129,7 +129,8 @@ static int32_t vote(const ci_csr *m, const ci_csr *mt, int32_t v, const int32_t 
       while (key[h] >= 0 && key[h] != l) h = (h + 1) & (cap - 1);
       key[h] = l;
       const int32_t c = ++count[h];
-      if (c > best_n || (c == best_n && l != best && (l == label[v] || (best != label[v] && l < best)))) {
+      const int tie_wins = l != best && (l == label[v] || (best != label[v] && l < best));
+      if (c > best_n || (c == best_n && tie_wins)) {
         best = l;
         best_n = c;
       }
@@ -153,7 +154,8 @@ static int propagate(const ci_csr *m, const ci_csr *mt, int32_t *label) {
   }
   int64_t cap = 16;
   while (cap < 2 * maxdeg + 2) cap *= 2;
-  int32_t *key = malloc(sizeof(int32_t) * (size_t)cap), *count = calloc((size_t)cap, sizeof(int32_t));
+  int32_t *key = malloc(sizeof(int32_t) * (size_t)cap);
+  int32_t *count = calloc((size_t)cap, sizeof(int32_t));
   if (!key || !count) {
     free(key);
     free(count);
