@@ -71,7 +71,7 @@ CI_HD static inline float ci_step_slope(float k, float d, int div) {
 /* ---- forward ---- */
 
 /* tanh(threshold(a)) for a MultilayeredNetwork (fast_tanh.h: vectorised, within
- * 1.03 ulp), a for a LinearNetwork. */
+ * 0.96 ulp), a for a LinearNetwork. */
 CI_HD static inline float ci_step_act(float a, float th, int ml) {
   return ml ? ci_tanhf(ci_step_threshold(a, th)) : a;
 }

@@ -4,7 +4,9 @@
  * multiplied by its error, 200 rounds) towards the minimax of the RELATIVE
  * error of the final value:
  *   small half: P(s), degree 7, s = a^2 on [0, 1], so that a + a^3 P(a^2) ~ tanh(a);
- *   exp:        E(r), degree 6, r on [-ln2/2, ln2/2], so that E(r) ~ exp(r).
+ *   exp:        E(r), degree 6, r on [-ln2/2, ln2/2], so that E(r) ~ exp(r);
+ *   large half: F(e), degree 5, e = exp(-2a) on [0, exp(-2)] (a >= 1), so
+ *               that 1 - e F(e) ~ tanh(a) (weighted by e over tanh(a)).
  * Prints each coefficient (constant term first) and the fit's largest
  * relative error. */
 #include <math.h>
@@ -12,9 +14,6 @@
 
 typedef long double ld;
 enum { NODES = 400, ROUNDS = 200, MAXC = 12 };
-#ifndef DEG_F
-#define DEG_F 6
-#endif
 
 /* What a fit approximates at node z: the target g(z) of the polynomial and the
  * factor w(z) by which the polynomial's error scales into the relative error
@@ -95,6 +94,6 @@ static void show(const char *name, fit_target f, ld lo, ld hi, int deg) {
 int main(void) {
   show("P: tanh(a) = a + a^3 P(a^2), a in [0, 1]", small_half, 0, 1, 7);
   show("E: exp(r), |r| <= ln2 / 2", exp_half, -0.5L * logl(2), 0.5L * logl(2), 6);
-  show("F: 2 / (1 + e), e in [0, exp(-2)]", large_half, 0, expl(-2.0L), DEG_F);
+  show("F: 2 / (1 + e), e in [0, exp(-2)]", large_half, 0, expl(-2.0L), 5);
   return 0;
 }
