@@ -58,7 +58,9 @@ CI_HD static inline float ci_tanhf(float x) {
   q = fmaf(q, r, 4.999999208e-01f);
   q = fmaf(q, r, 1.0f);                        /* fitted 1.000000036: 1 in float */
   q = fmaf(q, r, 1.0f);                        /* fitted 1.000000001: 1 in float */
-  const int32_t bits = ((int32_t)kf + 127) * (1 << 23); /* 2^k */
+  /* 2^k; k is -29 .. 0 for every number, and a NaN (k NaN too) takes -29 so
+   * that the conversion is defined (q is NaN then, and so the result) */
+  const int32_t bits = ((int32_t)ci_pick(kf >= -29.0f, kf, -29.0f) + 127) * (1 << 23);
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   const float e = q * scale;
