@@ -11,6 +11,8 @@
 #   make gpu-check  on a machine with a GPU: its golden cases, the CPU-vs-GPU agreement
 #                   tests and a timing table (scripts/gpu_check.sh; make gpu-bundle
 #                   prepares build-gpu/ to carry to a GPU machine without the packages)
+#   make tanh-exhaustive  core/fast_tanh.h's tanh checked at all 2^32 floats (minutes);
+#                   make tanh-fit prints the fit its coefficients come from
 #   make deps       install the Debian packages listed in ../shared/TOOLCHAIN.md when missing
 #   make install PREFIX=... [DESTDIR=...]   install (relocatable); make uninstall removes it
 #
@@ -65,7 +67,7 @@ DEB_PKGS := luajit libluajit-5.1-dev libopenblas-dev libcsv-dev zlib1g-dev gnupl
 DEB_PKGS += slurm-wlm munge  # tests/slurm_spec.lua: a private Slurm cluster for `cinterp screen sbatch`
 
 .PHONY: all deps test test-c test-lua demo bench asan fuzz fuzz-build valgrind gpu-check gpu-bundle clean \
-        install uninstall
+        install uninstall tanh-exhaustive tanh-fit
 all: $(BUILD)/libcinterp.so $(BUILD)/cinterp $(BUILD)/lua/cinterp/cdef.lua
 
 deps:
@@ -113,6 +115,12 @@ $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libcinterp.so
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< -L$(BUILD) -lcinterp -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 -include $(C_TESTS:=.d)
+
+# core/fast_tanh.h: every float checked (tests/c/tanh_exhaustive.c), the coefficients' fit
+tanh-exhaustive: $(BUILD)/tests/tanh_exhaustive
+	$(BUILD)/tests/tanh_exhaustive
+tanh-fit: $(BUILD)/tests/tanh_fit
+	$(BUILD)/tests/tanh_fit
 
 test: deps
 	@$(MAKE) --no-print-directory all $(C_TESTS)

@@ -555,14 +555,54 @@ for _, name in ipairs(width_nets) do
 end
 
 ------------------------------------------------------------------------------
--- 4. per timestep: product / activation / rest (the engine's hooks)
+-- 4. per timestep: product / activation / rest (the engine's hooks, ci_profile)
 ------------------------------------------------------------------------------
+local step_nets = quick and { NETS[1].name } or { "ref50k", "dump:" .. gen_dir }
+local step_Bs = quick and { 1, 8 } or { 1, 8, 32 }
+local STEP_KEYS = { "fwd_product", "fwd_activation", "fwd_rest", "fwd_output", "bwd_elementwise",
+                    "bwd_product", "bwd_rest", "am_iter", "am_outside" }
 print()
-print("4. per timestep (product / activation / rest, beside the floor): NOT MEASURED YET.")
-print("   The engine has no per-step timing hooks; issue 15 item 2 adds them, and this")
-print("   section (bench.lua, 'per timestep') is where their figures go.")
-add_row { section = "step", status = "not measured: needs the engine's per-step timing hooks " ..
-          "(issue 15 item 2)" }
+print(fmt("4. per timestep, ms (median of %d round(s); core/profile.c's timers): the forward " ..
+          "without gradients", rounds))
+print("   (the product W x_{t-1}, the floor of section 2 at that width and the ratio, the " ..
+      "activation, the rest of the step; the output transpose per forward), the backward of an")
+print("   AM iteration (elementwise, the product over W^T, the rest), and per AM iteration " ..
+      "its time outside the engine (loss, Adam, Lua)")
+print(fmt("%-11s %3s | %8s %8s %6s %8s %8s %9s | %8s %8s %8s | %9s %9s", "network", "B", "product",
+          "floor", "x", "act", "rest", "output", "bw elem", "bw prod", "bw rest", "AM iter",
+          "outside"))
+for _, name in ipairs(step_nets) do
+  if wanted(NET_OF[name]) and usable_net(name) then
+    local fr = floor_res[name]
+    for _, B in ipairs(step_Bs) do
+      local samples, why = {}, nil
+      for _, k in ipairs(STEP_KEYS) do samples[k] = {} end
+      for r = 1, rounds do
+        local res, w = run_child(ci_cmd(fmt("--net %s --B %d --L 10 --what step", q(name), B)),
+                                 math.floor(3 * cap + 120))
+        for _, k in ipairs(STEP_KEYS) do
+          if res then table.insert(samples[k], res["step_" .. k .. "_s"]) end
+        end
+        why = why or w
+      end
+      local m = {}
+      for _, k in ipairs(STEP_KEYS) do m[k] = H.median(samples[k]) end
+      local floor = fr and fr["floor_b" .. B .. "_gather_s"]
+      local x = H.ratio(m.fwd_product, floor)
+      local row = { section = "step", net = name, B = B, L = 10, rounds = rounds,
+                    floor_ms = floor and floor * 1e3, product_vs_floor = x, status = why or "ok" }
+      for _, k in ipairs(STEP_KEYS) do row[k .. "_ms"] = m[k] == m[k] and m[k] * 1e3 or nil end
+      add_row(row)
+      local function ms(v) return v == v and fmt("%.2f", v * 1e3) or "-" end
+      print(fmt("%-11s %3d | %8s %8s %6s %8s %8s %9s | %8s %8s %8s | %9s %9s%s", LABEL[name], B,
+                ms(m.fwd_product), floor and ms(floor) or "-", x and fmt("%.2f", x) or "-",
+                ms(m.fwd_activation), ms(m.fwd_rest), ms(m.fwd_output), ms(m.bwd_elementwise),
+                ms(m.bwd_product), ms(m.bwd_rest), ms(m.am_iter), ms(m.am_outside),
+                why and ("  " .. why) or ""))
+      write_csv()
+    end
+  end
+end
 
 ------------------------------------------------------------------------------
 -- 5. the issue's targets, from this run's side-by-side figures

@@ -11,6 +11,8 @@
 --      dump:DIR (a raw dump, e.g. the generated 140k network), random:N:NNZ
 --      (core/generator.c, seed 20240601 + N; sensory 5 % of N), larva.
 -- --what: any of fwd (forward, no grad), am (activation-maximisation iteration),
+--         step (the per-timestep breakdown: ci_profile over 3 forwards after a
+--         warm-up and over iterations 2-5 of an activation maximisation),
 --         train (train_model epoch), spmm (one ci_csr_spmm on the weights for
 --         B = 1, 8, 32; --B/--L ignored), floor (ci_floorbench at each width of
 --         --Bs, --rounds rounds, prefetch distance --prefetch), dump (write the
@@ -193,7 +195,7 @@ if what.spmm then
   end
 end
 
-if not (what.fwd or what.am or what.train or what.actmax100) then
+if not (what.fwd or what.am or what.step or what.train or what.actmax100) then
   res.peak_total_mb = math.max(hwm_max, status_mb("VmHWM"))
   emit()
   os.exit(0)
@@ -265,8 +267,9 @@ local function time_iterations(fn)
   return d, stamps[1] and stamps[1] - t_start or 0 / 0
 end
 
-if what.am then
-  reset_peak()
+-- the activation maximisation the reference times: 10 targets per batch at the
+-- last layer, the input given, no early stopping
+local function am_run(iters, log)
   local rows = { batch = {}, layer = {}, neuron = {}, value = {} }
   for b = 1, B do
     for _, i in ipairs(tgt) do
@@ -275,17 +278,57 @@ if what.am then
     end
   end
   local targets = ci.TargetActivation { targets = ci.frame(rows), batch_size = B }
-  local d, first = time_iterations(function(log)
-    return ci.activation_maximisation(net, targets, {
-      input_tensor = x, num_iterations = tonumber(o["am-iters"]), early_stopping = false,
-      quiet = true, log = log })
-  end)
+  return ci.activation_maximisation(net, targets, {
+    input_tensor = x, num_iterations = iters, early_stopping = false, quiet = true, log = log })
+end
+
+if what.am then
+  reset_peak()
+  local d, first = time_iterations(function(log) return am_run(tonumber(o["am-iters"]), log) end)
   res.am_iter_s = median(d)
   res.am_reps = #d
   res.am_first_s = first -- setup + first forward
   collectgarbage()
   res.peak_am_mb = status_mb("VmHWM")
   res.stored_mb = net:stored_bytes() / 2 ^ 20
+end
+
+-- the per-timestep breakdown (core/profile.c): seconds per step of the forward
+-- (no grad: product, activation, the rest; the output transpose per forward)
+-- and of the backward inside the AM iterations (elementwise, product over the
+-- transpose, the rest), and the AM iteration's time outside the engine
+if what.step then
+  ci.no_grad(function() return net:forward(x) end) -- warm-up: pools, page faults
+  net.activations = nil
+  local p = ffi.new("ci_profile")
+  C.ci_profile_enable(1)
+  for _ = 1, 3 do
+    collectgarbage() -- the last output freed, as the fwd measure does
+    ci.no_grad(function() return net:forward(x) end)
+    net.activations = nil
+  end
+  C.ci_profile_read(p)
+  local fs = math.max(tonumber(p.fwd_steps), 1)
+  res.step_fwd_product_s = p.fwd_product_s / fs
+  res.step_fwd_activation_s = p.fwd_activation_s / fs
+  res.step_fwd_rest_s = (p.fwd_total_s - p.fwd_product_s - p.fwd_activation_s) / fs
+  res.step_fwd_output_s = p.fwd_output_s / math.max(tonumber(p.forwards), 1)
+  -- 5 iterations; the timers run from the first log call (after iteration 1's
+  -- forward) to the fifth: 4 whole iterations (backward, Adam, next forward)
+  am_run(2, nil) -- warm-up: the backward's buffers into the pool, faulted in
+  local stamps = {}
+  am_run(5, function()
+    stamps[#stamps + 1] = now()
+    if #stamps == 1 then C.ci_profile_enable(1)
+    elseif #stamps == 5 then C.ci_profile_read(p); C.ci_profile_enable(0) end
+  end)
+  local wall = stamps[5] - stamps[1]
+  local bs = math.max(tonumber(p.bwd_steps), 1)
+  res.step_bwd_elementwise_s = p.bwd_elementwise_s / bs
+  res.step_bwd_product_s = p.bwd_product_s / bs
+  res.step_bwd_rest_s = (p.bwd_total_s - p.bwd_elementwise_s - p.bwd_product_s) / bs
+  res.step_am_iter_s = wall / 4
+  res.step_am_outside_s = (wall - p.fwd_total_s - p.bwd_total_s) / 4 -- loss, Adam, Lua
 end
 
 -- the process's peak up to here: generation + network + forward + activation

@@ -221,8 +221,11 @@ for _, c in ipairs { "fwd_ratio", "fwd_ratio_min", "fwd_ratio_max", "am_ratio", 
                      "fwd_s", "am_iter_s", "peak_mb", "variant", "ms_per_product", "min_ms",
                      "max_ms", "ns_per_nnz", "spmm_ms", "spmm_per_col_ms", "fwd_per_col_s",
                      "am_per_col_s", "am_vs_b1", "triad_gbs", "read_gbs", "actmax_total_s",
-                     "actmax_iters", "actmax_first_loss", "actmax_last_loss", "info",
-                     "status" } do
+                     "actmax_iters", "actmax_first_loss", "actmax_last_loss",
+                     -- section 'step': ms per timestep (core/profile.c)
+                     "fwd_product_ms", "floor_ms", "product_vs_floor", "fwd_activation_ms",
+                     "fwd_rest_ms", "fwd_output_ms", "bwd_elementwise_ms", "bwd_product_ms",
+                     "bwd_rest_ms", "am_iter_ms", "am_outside_ms", "info", "status" } do
   M.COLS[#M.COLS + 1] = c
 end
 

@@ -8,6 +8,11 @@
 --                    sorted by (post, pre)), weight.f32 (float32) and
 --                    sensory.i32 (int32, 0-based, sorted), all little-endian
 --   random:N:NNZ     core/generator.c's network, generated in the process
+--   brain:N:NNZ[:BLOCKS:PLOCAL:PNEAR]  the synthetic brain (ci_brain_connectome):
+--                    neuropil-like blocks, ids shuffled; defaults 80 blocks,
+--                    p_local 0.75, p_near 0.15 (bench/README.md)
+--   mb               ../shared/data/flywire_783_mushroom_body (no sensory list:
+--                    the first 5 % of neurons)
 --   larva            ../shared/data/larva_winding2023 (afferent neurons sensory)
 -- load() returns the weights (post in rows), the sensory neurons (1-based) and
 -- n; checksum() two sums both sides print, so the driver can check that cinterp
@@ -115,9 +120,9 @@ local function read_dump(dir)
   return W, sens, n
 end
 
-local function generate(n, nnz)
-  local pm = ffi.new("ci_csr*[1]")
-  check(C.ci_random_connectome(n, nnz, 20240601 + n, pm), "bench nets")
+-- a generated matrix (the pointer's box) owned by Lua, and 5 % of its n neurons
+-- drawn as sensory (seed 20240601 + n)
+local function generated(pm, n)
   local W = ffi.gc(pm[0], C.ci_csr_release)
   local S = math.floor(n * 0.05 + 0.5)
   local sens = ffi.new("int32_t[?]", S)
@@ -125,6 +130,27 @@ local function generate(n, nnz)
   local sensory = {}
   for s = 1, S do sensory[s] = sens[s - 1] + 1 end
   return W, sensory, n
+end
+
+local function generate(n, nnz)
+  local pm = ffi.new("ci_csr*[1]")
+  check(C.ci_random_connectome(n, nnz, 20240601 + n, pm), "bench nets")
+  return generated(pm, n)
+end
+
+-- the synthetic brain of "brain:N:NNZ[:BLOCKS:PLOCAL:PNEAR]" (seed 20240601 + N,
+-- sensory 5 % uniform as random:)
+function M.brain(name)
+  local f = {}
+  for v in name:gmatch("[^:]+") do f[#f + 1] = v end
+  local n, nnz = tonumber(f[2]), tonumber(f[3])
+  local blocks, pl, pn = tonumber(f[4] or 80), tonumber(f[5] or 0.75), tonumber(f[6] or 0.15)
+  if not (n and nnz and blocks and pl and pn) then
+    fail("bad network " .. name .. " (brain:N:NNZ[:BLOCKS:PLOCAL:PNEAR])")
+  end
+  local pm = ffi.new("ci_csr*[1]")
+  check(C.ci_brain_connectome(n, nnz, blocks, pl, pn, 20240601 + n, pm), "bench nets")
+  return generated(pm, n)
 end
 
 -- W (ci_csr, post in rows), sensory (1-based list), n
@@ -136,12 +162,21 @@ function M.load(name, shared)
   if dir then return read_dump(dir) end
   local nn, nnz = name:match("^random:(%d+):(%d+)$")
   if nn then return generate(tonumber(nn), tonumber(nnz)) end
+  if name:match("^brain:") then return M.brain(name) end
+  if name == "mb" then
+    local d = shared .. "/data/flywire_783_mushroom_body"
+    local c = ci.connectome.read { edges = d .. "/edges.csv.gz", neurons = d .. "/neurons.csv.gz" }
+    local sens = {}
+    for i = 1, math.max(1, math.floor(c.n * 0.05)) do sens[i] = i end
+    return c:weights(), sens, c.n
+  end
   if name == "larva" then
     local d = shared .. "/data/larva_winding2023"
     local c = ci.connectome.read { edges = d .. "/edges.csv.gz", neurons = d .. "/neurons.csv.gz" }
     return c:weights(), c:select { flow = "afferent" }, c.n
   end
-  fail("unknown network " .. name .. " (ref10k, ref50k, dump:DIR, random:N:NNZ, larva)")
+  fail("unknown network " .. name .. " (ref10k, ref50k, dump:DIR, random:N:NNZ, brain:N:NNZ, " ..
+       "larva, mb)")
 end
 
 -- wsum = sum of the weights; wchk = sum of w * (1 + post % 97 + 100 * (pre % 89)),

@@ -209,6 +209,7 @@ typedef struct ci_csr_fields {
   int32_t refcount;
   int32_t flags;           /* reserved */
   ci_csr *tcache;          /* lazily built transpose (owned), or NULL */
+  void *bcache;            /* lazily built column blocks for wide products (owned), or NULL */
 } ci_csr_fields;
 
 /* Builds a CSR matrix from COO triplets (0-based). Duplicates are summed (in
@@ -234,6 +235,18 @@ int ci_csr_from_dense(const ci_tensor *t, ci_csr **out);
 /* New matrices: row i multiplied by s[i] (nrows values) / column j by s[j]. */
 int ci_csr_scale_rows(const ci_csr *m, const float *s, ci_csr **out);
 int ci_csr_scale_cols(const ci_csr *m, const float *s, ci_csr **out);
+/* Neuron orders for locality (core/reorder.c). ci_csr_rcm: the reverse
+ * Cuthill-McKee order of a square matrix's connection graph (both directions)
+ * into perm (n entries: perm[new] = old). ci_csr_clusters: the neurons block
+ * by block, the blocks found by label propagation on that graph (deterministic:
+ * sweeps in index order). ci_csr_permuted: out[a, b] =
+ * m[perm[a], perm[b]] (perm must be a permutation). ci_csr_spread: the mean
+ * |a - b| / n over the nonzeros numbered by perm (NULL: as they are): ~1/3 for
+ * a random order, small when connected neurons sit close; -1 on a bad perm. */
+int ci_csr_rcm(const ci_csr *m, int32_t *perm);
+int ci_csr_clusters(const ci_csr *m, int32_t *perm);
+int ci_csr_permuted(const ci_csr *m, const int32_t *perm, ci_csr **out);
+double ci_csr_spread(const ci_csr *m, const int32_t *perm);
 /* Y (nrows x B) = A (nrows x ncols) * X (ncols x B), row-major slabs with the
  * batch innermost; accumulate != 0 adds to Y instead. OpenMP over rows,
  * deterministic (independent of the thread count), no allocation. */
@@ -395,7 +408,18 @@ typedef struct ci_net_spec {
   const float *init_tau;
   const float *init_div_strength;
   const uint8_t *div_pairs;  /* n_groups*n_groups flags [pre*G + post]: divisive connections, or NULL */
+  int32_t reorder;           /* CI_REORDER_*: the engine's internal neuron order */
 } ci_net_spec;
+
+/* The order the engine keeps its neurons in (every index the API takes or
+ * gives stays the caller's), so that neurons connected to each other sit close
+ * and the product gathers from a narrow band: NONE as given; RCM reverse
+ * Cuthill-McKee (ci_csr_rcm); CLUSTER block by block (ci_csr_clusters); AUTO:
+ * CLUSTER when it shortens the mean connection distance (ci_csr_spread) to at
+ * most half and the network has more than CI_REORDER_AUTO_MIN neurons (below,
+ * the whole state stays in cache anyway), else NONE. */
+enum { CI_REORDER_NONE = 0, CI_REORDER_RCM = 1, CI_REORDER_AUTO = 2, CI_REORDER_CLUSTER = 3 };
+enum { CI_REORDER_AUTO_MIN = 16384 };
 
 /* One manipulation: pin the activation of neuron at layer (both 0-based) to
  * value, in batch `batch` (0-based) or in every batch when batch < 0. A layer
@@ -440,6 +464,10 @@ int ci_net_vjp(ci_net *net, ci_tensor *input, const ci_manip *manip, int64_t n_m
 /* Bytes held by the state stored for the backward by the last recorded forward
  * (for memory reports). */
 int64_t ci_net_last_stored_bytes(const ci_net *net);
+/* The order the network runs in: CI_REORDER_NONE, _RCM or _CLUSTER (what AUTO
+ * chose); with perm != NULL, perm[k] = the caller's index of the engine's k-th
+ * neuron (n entries). */
+int ci_net_order(const ci_net *net, int32_t *perm);
 
 /* ===== CI_REG: the activation-maximisation regulariser (core/regularise.c) =====
  * *value = lambda * (||x||_1 + ||x||_2) over the whole tensor; when grad is not
@@ -454,6 +482,12 @@ int ci_l1l2_regulariser(const ci_tensor *x, double lambda, ci_tensor *grad, doub
  * lognormal(0,1) synapse counts, duplicates summed, rows normalised to sum 1,
  * a sign per presynaptic neuron (30 % -1). Post in rows. */
 int ci_random_connectome(int32_t n, int64_t nnz, uint64_t seed, ci_csr **out);
+/* The same statistics with neuropil-like locality (bench/README.md): nblocks
+ * blocks of lognormal(0, 0.5) sizes on a ring; each partner from the neuron's
+ * own block with probability p_local, from a block 1 or 2 steps away with
+ * p_near, else uniform; the neurons then renumbered at random. */
+int ci_brain_connectome(int32_t n, int64_t nnz, int32_t nblocks, double p_local, double p_near,
+                        uint64_t seed, ci_csr **out);
 /* count distinct neurons drawn uniformly without replacement, sorted (0-based). */
 int ci_random_sensory(int32_t n, int32_t count, uint64_t seed, int32_t *out);
 
@@ -488,6 +522,40 @@ int ci_floorbench(const ci_csr *W, int64_t B, int rounds, int prefetch,
                   ci_floorbench_result *out);
 /* "stream", "gather", "plain", "csr_spmm"; NULL outside 0..CI_FLOOR_NVARIANTS-1. */
 const char *ci_floorbench_variant(int variant);
+
+/* ===== CI_TUNE: the engine's speed knobs and per-phase timers (core/tuning.c,
+ * core/profile.c), for benchmarks. Knobs change speed only (results stay
+ * bitwise the same for any thread count under each setting):
+ *   act_fused          1: the forward's activation runs in the product's row
+ *                      loop while the row is in cache; 0: as a pass of its own
+ *   spmm_prefetch      nonzeros ahead whose X row the product prefetches
+ *   spmm_prefetch_far  the same when X is split into column blocks (X out of cache)
+ *   spmm_block_above   X (ncols x B floats) larger than this many bytes: the
+ *                      product runs over column blocks of the matrix, each
+ *                      touching an X panel of about spmm_block_bytes (0: never)
+ *   spmm_block_bytes   that panel's bytes
+ *   hugepages          1: the network's big state buffers ask for 2 MiB pages
+ * ci_tune_set fails (CI_EINVAL) for an unknown name or a value out of range. */
+int ci_tune_set(const char *name, int64_t value);
+int ci_tune_get(const char *name, int64_t *value);
+/* Seconds spent in each phase of the network engine on the CPU since
+ * ci_profile_enable(1) (which resets them; 2: the calling thread's CPU time
+ * instead of the wall clock, for one OpenMP thread on a busy machine);
+ * ci_profile_enable(0) stops the clocks (the default: then no clock is read).
+ * A backward's recomputed checkpoint steps count as forward steps. */
+typedef struct ci_profile {
+  double fwd_product_s;     /* the sparse products W x_{t-1} (with the fused activation) */
+  double fwd_activation_s;  /* the activation as a pass of its own (act_fused = 0, sparse x) */
+  double fwd_output_s;      /* the (B, n, L) output from the slabs */
+  double fwd_total_s;       /* whole forwards (setup, input, steps, output, bookkeeping) */
+  double bwd_elementwise_s; /* the backward's elementwise passes (incoming gradient, step) */
+  double bwd_product_s;     /* the products over the transpose W^T gp */
+  double bwd_layout_s;      /* the gradients between (B, n, L) and slabs */
+  double bwd_total_s;       /* whole backwards */
+  int64_t fwd_steps, bwd_steps, forwards, backwards;
+} ci_profile;
+void ci_profile_enable(int on);
+void ci_profile_read(ci_profile *out);
 
 /* ===== CI_DEVICE: the CUDA path (core/device.c, core/adam.c, kernels/) =====
  * Built with `make CUDA=1`. Without that build, or without a usable GPU, every
@@ -553,6 +621,7 @@ struct ci_csr {
   int32_t refcount;
   int32_t flags;
   ci_csr *tcache;
+  void *bcache;
 };
 
 #ifdef __cplusplus

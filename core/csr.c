@@ -22,6 +22,7 @@ CI_CSR_SAME(vals);
 CI_CSR_SAME(refcount);
 CI_CSR_SAME(flags);
 CI_CSR_SAME(tcache);
+CI_CSR_SAME(bcache);
 _Static_assert(sizeof(ci_csr_fields) == sizeof(struct ci_csr),
                "ci_csr_fields differs from struct ci_csr");
 
@@ -69,6 +70,7 @@ void ci_csr_retain(ci_csr *m) {
 void ci_csr_release(ci_csr *m) {
   if (!m || --m->refcount > 0) return;
   ci_csr_release(m->tcache);
+  ci_csr_free_blocks(m);
   ci_free_aligned(m->rowptr);
   ci_free_aligned(m->colidx);
   ci_free_aligned(m->vals);

@@ -29,14 +29,18 @@ static inline int32_t ci_csr_split_rows(const ci_csr *m, int part, int nparts,
 int ci_csr_alloc(int32_t nrows, int32_t ncols, int64_t nnz, ci_csr **out,
                  const char *where);
 
+/* Frees the column blocks csr_spmm.c may have cached in m (m->bcache). */
+void ci_csr_free_blocks(ci_csr *m);
+
 /* 1 when at most 10 % of the rows of X (A->ncols x B) have a nonzero entry
  * (core/csr_push.c). */
 int ci_csr_operand_is_sparse(const ci_csr *A, const float *X, int64_t B);
 /* Y (+)= A X for n x B slabs, choosing the product by the operand: when X is
  * sparse (the input step, the first steps of a backward from a few target
- * neurons) its nonzero rows are pushed through the transpose At (sequential,
- * so deterministic); otherwise the row-parallel pull of ci_csr_spmm. At may
- * be NULL (always the pull). */
+ * neurons) its nonzero rows are pushed through the transpose At (threads own
+ * ranges of Y's rows: deterministic); otherwise the row-parallel pull of
+ * ci_csr_spmm. At may be NULL (always the pull). At's column indices must be
+ * ascending within each row (as every ci_csr's are). */
 int ci_csr_spmm_by_operand(const ci_csr *A, const ci_csr *At, const float *X, int64_t B,
                            float *Y, int accumulate);
 

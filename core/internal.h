@@ -18,6 +18,19 @@ int ci_set_error(int code, const char *fmt, ...)
 void *ci_alloc_aligned(size_t n, int *ok);
 void ci_free_aligned(void *p);
 
+/* Big buffers from the system (core/bigmem.c): ci_big_alloc maps
+ * ci_big_len(bytes) (a multiple of 2 MiB, zero-filled) for a use:
+ * CI_BIG_GATHERED (read at random: 2 MiB pages when ci_tune.hugepages) or
+ * CI_BIG_WRITTEN (written whole right away: populated at once); NULL on
+ * failure. ci_big_free(p, bytes) unmaps it (the same bytes). */
+enum { CI_BIG_GATHERED = 0, CI_BIG_WRITTEN = 1 };
+size_t ci_big_len(size_t bytes);
+void *ci_big_alloc(size_t bytes, int use);
+void ci_big_free(void *p, size_t bytes);
+/* Releases the data of the last big tensor freed, kept for the next tensor of
+ * its size (tensor.c). */
+void ci_tensor_drop_spare(void);
+
 /* Overflow-checked products: return 0 and set *out on success, -1 on overflow. */
 static inline int ci_mul_size(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return -1;
@@ -71,8 +84,30 @@ void ci_node_release(ci_node *node);
 
 /* Tensor internals shared by the ops. */
 int ci_tensor_new_like(const ci_tensor *t, ci_tensor **out);
+/* As ci_tensor_new, the data not zeroed: for a caller that writes every element. */
+int ci_tensor_new_unset(int ndim, const int64_t *shape, ci_tensor **out);
 /* Frees the data of a tensor with on_device = 1 (core/device.c). */
 void ci_device_free_data(void *p);
 int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *where);
+
+/* ---- speed knobs (core/tuning.c) and per-phase timers (core/profile.c) ---- */
+
+typedef struct ci_tuning {
+  int64_t act_fused, spmm_prefetch, spmm_prefetch_far, spmm_block_above, spmm_block_bytes,
+      hugepages;
+} ci_tuning;
+extern ci_tuning ci_tune;
+
+enum { CI_PROF_FWD_PRODUCT, CI_PROF_FWD_ACTIVATION, CI_PROF_FWD_OUTPUT, CI_PROF_FWD_TOTAL,
+       CI_PROF_BWD_ELEMENTWISE, CI_PROF_BWD_PRODUCT, CI_PROF_BWD_LAYOUT, CI_PROF_BWD_TOTAL };
+extern int ci_prof_on;
+double ci_prof_now(void);
+/* Adds the seconds since t0 (a ci_prof_start) to the phase. */
+void ci_prof_add(int phase, double t0);
+/* The start of a timed phase: a clock reading when profiling is on, else 0. */
+static inline double ci_prof_start(void) { return ci_prof_on ? ci_prof_now() : 0.0; }
+static inline void ci_prof_stop(int phase, double t0) {
+  if (ci_prof_on) ci_prof_add(phase, t0);
+}
 
 #endif /* CI_INTERNAL_H */

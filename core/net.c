@@ -1,6 +1,13 @@
-/* net.c: building a network (weights split into ordinary and divisive parts,
- * transposes, per-group parameters), its accessors and its release. */
+/* net.c: building a network (its neuron order, weights split into ordinary
+ * and divisive parts, transposes, per-group parameters), its accessors and its
+ * release. With an order (reorder.c) the engine numbers the neurons its own
+ * way: the weights, sensory maps and groups are renumbered here once, the
+ * manipulations when a pass starts and the (B, n, L) tensors at their
+ * boundary (net_layout.c), so every index the API takes or gives is the
+ * caller's. */
 #include "net_internal.h"
+
+#include <string.h>
 
 /* 1 when the connection i <- j belongs to a divisive pair of groups. */
 static int is_divisive(const ci_net *net, const uint8_t *div_pairs, int32_t i, int32_t j) {
@@ -20,7 +27,8 @@ static int count_divisive(const ci_net *net, const ci_csr *w, const uint8_t *div
                             "ci_net_new: divisive_normalization: the connection from neuron "
                             "%d to neuron %d has a positive weight (%g); divisive "
                             "connections must be inhibitory (1-based indices)",
-                            j + 1, i + 1, (double)w->vals[e]);
+                            (net->perm ? net->perm[j] : j) + 1, (net->perm ? net->perm[i] : i) + 1,
+                            (double)w->vals[e]);
       (*nd)++;
     }
   return CI_OK;
@@ -82,6 +90,9 @@ static int check_spec(const ci_csr *w, const ci_net_spec *spec) {
     return ci_set_error(CI_EINVAL, "ci_net_new: sensory_indices is missing");
   if (spec->n_groups < 0 || (spec->n_groups > 0 && !spec->group_of))
     return ci_set_error(CI_EINVAL, "ci_net_new: idx_to_group is missing");
+  if (spec->reorder < CI_REORDER_NONE || spec->reorder > CI_REORDER_CLUSTER)
+    return ci_set_error(CI_EINVAL, "ci_net_new: reorder = %d, expected CI_REORDER_NONE, _RCM, "
+                        "_AUTO or _CLUSTER", spec->reorder);
   if (spec->div_pairs && spec->n_groups == 0)
     return ci_set_error(CI_EINVAL,
                         "ci_net_new: divisive_normalization needs idx_to_group (groups)");
@@ -134,6 +145,61 @@ static int set_groups(ci_net *net, const ci_net_spec *spec) {
   return rc;
 }
 
+/* The engine's order of the neurons (spec->reorder): net->perm and net->inv,
+ * or neither for the caller's own. */
+static int choose_order(ci_net *net, const ci_csr *w, int32_t mode) {
+  const int32_t n = net->n;
+  net->order = CI_REORDER_NONE;
+  if (mode == CI_REORDER_NONE || n == 0 || (mode == CI_REORDER_AUTO && n <= CI_REORDER_AUTO_MIN))
+    return CI_OK;
+  int32_t *perm = malloc(sizeof(int32_t) * (size_t)n), *inv = malloc(sizeof(int32_t) * (size_t)n);
+  int rc = perm && inv ? CI_OK : ci_set_error(CI_ENOMEM, "ci_net_new: out of memory");
+  if (!rc) rc = mode == CI_REORDER_RCM ? ci_csr_rcm(w, perm) : ci_csr_clusters(w, perm);
+  if (!rc && mode == CI_REORDER_AUTO && ci_csr_spread(w, perm) > 0.5 * ci_csr_spread(w, NULL)) {
+    free(perm); /* the blocks do not bring connected neurons closer: keep the caller's order */
+    free(inv);
+    return CI_OK;
+  }
+  if (rc) {
+    free(perm);
+    free(inv);
+    return rc;
+  }
+  for (int32_t k = 0; k < n; k++) inv[perm[k]] = k;
+  net->perm = perm;
+  net->inv = inv;
+  net->order = mode == CI_REORDER_RCM ? CI_REORDER_RCM : CI_REORDER_CLUSTER;
+  return CI_OK;
+}
+
+/* The sensory maps and the groups (set in the caller's numbering) in the
+ * engine's order. */
+static int renumber(ci_net *net) {
+  const int32_t n = net->n;
+  int32_t *tmp = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!tmp) return ci_set_error(CI_ENOMEM, "ci_net_new: out of memory");
+  for (int32_t s = 0; s < net->n_sensory; s++) net->sensory[s] = net->inv[net->sensory[s]];
+  for (int32_t a = 0; a < n; a++) tmp[a] = net->slot_of[net->perm[a]];
+  memcpy(net->slot_of, tmp, sizeof(int32_t) * (size_t)n);
+  if (net->group_of) {
+    for (int32_t a = 0; a < n; a++) tmp[a] = net->group_of[net->perm[a]];
+    memcpy(net->group_of, tmp, sizeof(int32_t) * (size_t)n);
+  }
+  free(tmp);
+  return CI_OK;
+}
+
+/* The weights in the engine's order (a new matrix when reordered, else w
+ * itself, retained), split into ordinary and divisive parts. */
+static int set_weights(ci_net *net, const ci_csr *w, const uint8_t *div_pairs) {
+  ci_csr *mine = NULL;
+  int rc = CI_OK;
+  if (net->perm && !(rc = ci_csr_permuted(w, net->perm, &mine))) rc = renumber(net);
+  if (!rc) rc = split_weights(net, mine ? mine : w, div_pairs);
+  ci_csr_release(mine); /* split_weights retains what it keeps */
+  return rc;
+}
+
 int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
   if (!out) return ci_set_error(CI_EINVAL, "ci_net_new: out is NULL");
   *out = NULL;
@@ -154,7 +220,7 @@ int ci_net_new(const ci_csr *w, const ci_net_spec *spec, ci_net **out) {
   net->bias0 = (float)spec->bias;
   net->tau0 = (float)spec->tau;
   if (!(rc = set_sensory(net, spec)) && (spec->n_groups == 0 || !(rc = set_groups(net, spec))) &&
-      !(rc = split_weights(net, w, spec->div_pairs))) {
+      !(rc = choose_order(net, w, spec->reorder)) && !(rc = set_weights(net, w, spec->div_pairs))) {
     *out = net;
     return CI_OK;
   }
@@ -171,6 +237,8 @@ void ci_net_release(ci_net *net) {
   free(net->sensory);
   free(net->slot_of);
   free(net->group_of);
+  free(net->perm);
+  free(net->inv);
   ci_csr_release(net->w);
   ci_csr_release(net->wt);
   ci_csr_release(net->wd);
@@ -198,6 +266,12 @@ int64_t ci_net_num_divisive_edges(const ci_net *net) {
 }
 
 int64_t ci_net_last_stored_bytes(const ci_net *net) { return net ? net->last_stored_bytes : 0; }
+
+int ci_net_order(const ci_net *net, int32_t *perm) {
+  if (!net) return CI_REORDER_NONE;
+  for (int32_t k = 0; perm && k < net->n; k++) perm[k] = net->perm ? net->perm[k] : k;
+  return net->order;
+}
 
 int ci_net_param(ci_net *net, int which, ci_tensor **out) {
   if (!out) return ci_set_error(CI_EINVAL, "ci_net_param: out is NULL");

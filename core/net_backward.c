@@ -19,6 +19,8 @@ typedef struct bw_work {
   float *carried;           /* dLoss/dx_{t-1} through step t, accumulated */
   float *gd, *tmp;          /* dLoss/dd_t and Wd^T gd (divisive normalisation only) */
   float *gslabs, *xslabs;   /* grad_out / grad_x in slab layout (L, n, B), or NULL */
+  float *gut;               /* dLoss/du in the (L, S, B) layout of st->ut, or NULL */
+  size_t ubytes;            /* its bytes */
   float **xs, **pch;        /* a checkpointed chunk: x_{c0} .. x_{c1}, p_{c0+1} .. p_{c1} */
   int32_t chunk_c0;         /* the chunk in xs / pch (-1: none) */
 } bw_work;
@@ -35,6 +37,7 @@ static void work_free(bw_work *w) {
   cn_pool_put(pool, key, w->tmp, slab);
   cn_pool_put(pool, key, w->gslabs, all);
   cn_pool_put(pool, key, w->xslabs, all);
+  cn_pool_put(pool, key, w->gut, w->ubytes);
   for (int32_t c = 1; w->xs && c <= st->ck; c++) cn_pool_put(pool, key, w->xs[c], slab);
   for (int32_t c = 0; w->pch && c < st->ck; c++) cn_pool_put(pool, key, w->pch[c], slab);
   free(w->xs);
@@ -42,7 +45,7 @@ static void work_free(bw_work *w) {
 }
 
 static int work_alloc(bw_work *w, const cn_state *st, int with_grad_out, int with_grad_x,
-                      const char *where) {
+                      int with_grad_u, const char *where) {
   memset(w, 0, sizeof *w);
   w->st = st;
   w->chunk_c0 = -1;
@@ -61,6 +64,8 @@ static int work_alloc(bw_work *w, const cn_state *st, int with_grad_out, int wit
   if (!rc && net->wd) rc = cn_pool_get(pool, key, w->slab, (void **)&w->tmp, where);
   if (!rc && with_grad_out) rc = cn_pool_get(pool, key, all, (void **)&w->gslabs, where);
   if (!rc && with_grad_x) rc = cn_pool_get(pool, key, all, (void **)&w->xslabs, where);
+  w->ubytes = sizeof(float) * (size_t)net->n_sensory * (size_t)st->pass.B * (size_t)L;
+  if (!rc && with_grad_u) rc = cn_pool_get(pool, key, w->ubytes, (void **)&w->gut, where);
   if (!rc && ck > 0) {
     w->xs = calloc((size_t)ck + 1, sizeof(float *));
     w->pch = calloc((size_t)ck, sizeof(float *));
@@ -75,22 +80,19 @@ static int work_alloc(bw_work *w, const cn_state *st, int with_grad_out, int wit
     return ci_set_error(CI_ENOMEM, "%s: out of memory for the backward's buffers", where);
   }
   if (w->slab) memset(w->carried, 0, w->slab);
+  if (w->gut && w->ubytes) memset(w->gut, 0, w->ubytes);
   return CI_OK;
 }
 
-/* Between the user's (B, n, L) layout and L slabs of n x B, in one pass:
- * from (B, n, L) into slabs when src_is_bnl, else back. */
+/* Between the user's (B, n, L) layout and the L slabs of n x B in one block
+ * (gslabs, xslabs): from (B, n, L) into slabs when src_is_bnl, else back. */
 static void convert_layout(const cn_state *st, const float *src, float *dst, int src_is_bnl) {
   const int64_t B = st->pass.B, n = st->pass.net->n;
-  const int32_t L = st->pass.L;
-#pragma omp parallel for schedule(static)
-  for (int64_t bi = 0; bi < B * n; bi++) {
-    const int64_t b = bi / n, i = bi % n;
-    for (int32_t t = 0; t < L; t++) {
-      const int64_t in_bnl = bi * L + t, in_slabs = ((int64_t)t * n + i) * B + b;
-      dst[src_is_bnl ? in_slabs : in_bnl] = src[src_is_bnl ? in_bnl : in_slabs];
-    }
-  }
+  const double t0 = ci_prof_start();
+  const cn_slabs slabs = {NULL, (float *)(src_is_bnl ? dst : src), (size_t)(n * B)};
+  cn_layout_copy(slabs, (float *)(src_is_bnl ? src : dst), n, B, st->pass.L, st->pass.net->inv,
+                 !src_is_bnl);
+  ci_prof_stop(CI_PROF_BWD_LAYOUT, t0);
 }
 
 /* x_{t-1} and p_t of step t: kept by the forward, or recomputed with the
@@ -141,43 +143,129 @@ static void sig_grads_row(const ci_csr *wd, int32_t i, const float *xp, int64_t 
     g_sig[e] += (double)gd * wd->vals[e] * xp[(int64_t)wd->colidx[e] * B + b];
 }
 
-/* The elementwise backward of step t (net_step.h) over every row: gp, gd,
- * carried = the direct path to x_{t-1}, the input gradient of layer t + 1 and
- * the per-neuron parameter sums (each row's sums in one thread: deterministic). */
+/* Row i's elementwise backward one element at a time (any row: an input at
+ * t + 1, divisive terms), its parameter sums into *sk, *sc, *stau. */
+static void bw_row_general(bw_work *w, int32_t i, int32_t t, const float *xp, const float *p,
+                           const cn_grads *g, ci_step_mode mode, double *sk, double *sc,
+                           double *stau) {
+  const cn_state *st = w->st;
+  const cn_pass *ps = &st->pass;
+  const ci_net *net = ps->net;
+  const int64_t B = ps->B;
+  const float k = ps->co.k[i], c = ps->co.c[i];
+  const ci_step_tau tau = {ps->co.inv[i], ps->co.keep[i]};
+  const int64_t uoff = cn_input_offset(st, i, t);
+  const float *u = uoff >= 0 ? st->ut + uoff : NULL;
+  float *gu = uoff >= 0 && w->gut ? w->gut + uoff : NULL;
+  for (int64_t b = 0; b < B; b++) {
+    const int64_t ib = (int64_t)i * B + b;
+    const float d = mode.div ? cn_row_divisive(net->wd, ps->co.sig, i, xp, B, b) : 0.0f;
+    const ci_step_grads r =
+        ci_step_backward(w->gx[ib], p[ib], d, k, c, tau, xp[ib], u ? u[b] : 0.0f, mode);
+    if (gu) gu[b] += r.gz;
+    *sk += r.gk;
+    *sc += r.gc;
+    *stau += r.gtau;
+    w->gp[ib] = r.gp;
+    if (mode.div) {
+      w->gd[ib] = r.gd;
+      if (g->sig) sig_grads_row(net->wd, i, xp, B, b, r.gd, g->sig);
+    }
+    w->carried[ib] = r.carried;
+  }
+}
+
+/* Elements [0, count) without input or divisive terms, their coefficients
+ * at k[e * cstride], c[...], tau[...]: gp and carried, and with sums != NULL
+ * each element's share of the parameter sums into sums[e], sums[count + e],
+ * sums[2 count + e] (gk, gc, gtau). The mode's flags and cstride are constants
+ * after inlining: one vector loop (the caller adds the sums in element order,
+ * so they stay what one element at a time gives). */
+static inline __attribute__((always_inline)) void
+bw_plain(const float *restrict gx, const float *restrict p, const float *restrict xp,
+         float *restrict gp, float *restrict carried, double *restrict sums, int64_t count,
+         const cn_flat *f, const int cstride, float th, const int ml, const int last) {
+  const ci_step_mode m = {th, ml, 0, last};
+  const float *restrict k = f->k, *restrict c = f->c, *restrict inv = f->inv,
+                        *restrict keep = f->keep;
+  for (int64_t e = 0; e < count; e++) {
+    const ci_step_tau tau = {inv[e * cstride], keep[e * cstride]};
+    const ci_step_grads r =
+        ci_step_backward(gx[e], p[e], 0.0f, k[e * cstride], c[e * cstride], tau, xp[e], 0.0f, m);
+    gp[e] = r.gp;
+    carried[e] = r.carried;
+    if (sums) {
+      sums[e] = r.gk;
+      sums[count + e] = r.gc;
+      sums[2 * count + e] = r.gtau;
+    }
+  }
+}
+
+/* bw_plain with the mode's flags, f's stride and the presence of sums as constants. */
+static void bw_plain_mode(const float *gx, const float *p, const float *xp, float *gp,
+                          float *carried, double *sums, int64_t count, const cn_flat *f,
+                          ci_step_mode m) {
+#define CN_BW_PLAIN(S, CS, ML, LAST) \
+  bw_plain(gx, p, xp, gp, carried, S, count, f, CS, m.th, ML, LAST)
+  if (sums && f->stride) CN_WITH_MODE(m, CN_BW_PLAIN, sums, 1);
+  else if (sums) CN_WITH_MODE(m, CN_BW_PLAIN, sums, 0);
+  else if (f->stride) CN_WITH_MODE(m, CN_BW_PLAIN, NULL, 1);
+  else CN_WITH_MODE(m, CN_BW_PLAIN, NULL, 0);
+#undef CN_BW_PLAIN
+}
+
+/* The plain rows of the block [i0, i1) (cn_flat; without divisive terms): gp,
+ * carried and, when want_sums, each row's parameter sums into sk/sc/stau[i - i0]
+ * in element order. Rows with an input at t + 1 are redone by the caller. */
+static void bw_block_plain(bw_work *w, int32_t i0, int32_t i1, const float *xp, const float *p,
+                           int want_sums, ci_step_mode mode, double *sk, double *sc,
+                           double *stau) {
+  const cn_pass *ps = &w->st->pass;
+  const int64_t B = ps->B, at = (int64_t)i0 * B, count = (i1 - i0) * B;
+  cn_flat f;
+  cn_flat_coeffs(&f, &ps->co, i0, i1, B);
+  double sums[3 * CN_FLAT];
+  for (int64_t e0 = 0; e0 < count; e0 += CN_FLAT) { /* one chunk unless a row is longer */
+    const int64_t cnt = count - e0 < CN_FLAT ? count - e0 : CN_FLAT, q = at + e0;
+    /* more than one chunk only for a row longer than CN_FLAT, whose coefficients are scalars */
+    bw_plain_mode(w->gx + q, p + q, xp + q, w->gp + q, w->carried + q, want_sums ? sums : NULL,
+                  cnt, &f, mode);
+    for (int64_t e = 0; want_sums && e < cnt; e++) {
+      const int64_t r = (e0 + e) / B;
+      sk[r] += sums[e];
+      sc[r] += sums[cnt + e];
+      stau[r] += sums[2 * cnt + e];
+    }
+  }
+}
+
+/* The elementwise backward of step t (net_step.h) over every row, in flat
+ * blocks: gp, gd, carried = the direct path to x_{t-1}, the input gradient of
+ * layer t + 1 and the per-neuron parameter sums (each row's sums in one
+ * thread, in element order: deterministic). */
 static void step_backward_rows(bw_work *w, int32_t t, const float *xp, const float *p,
                                const cn_grads *g) {
   const cn_state *st = w->st;
   const cn_pass *ps = &st->pass;
   const ci_net *net = ps->net;
-  const int64_t B = ps->B, ustride = cn_input_stride(st);
   const ci_step_mode mode = {net->threshold, net->kind == CI_NET_MULTILAYERED, net->wd != NULL,
                              t == ps->L};
-  const float *gx = w->gx;
-  float *gp = w->gp, *gd = w->gd, *carried = w->carried;
-#pragma omp parallel for schedule(dynamic, 128)
-  for (int32_t i = 0; i < net->n; i++) {
-    const float k = ps->co.k[i], c = ps->co.c[i], tau = ps->co.tau[i];
-    const int64_t uoff = cn_input_offset(st, i, t);
-    const float *u = uoff >= 0 ? st->u + uoff : NULL;
-    float *gu = uoff >= 0 && g->u ? g->u + uoff : NULL;
-    double sk = 0, sc = 0, stau = 0;
-    for (int64_t b = 0; b < B; b++) {
-      const int64_t ib = (int64_t)i * B + b;
-      const float d = mode.div ? cn_row_divisive(net->wd, ps->co.sig, i, xp, B, b) : 0.0f;
-      const ci_step_grads r =
-          ci_step_backward(gx[ib], p[ib], d, k, c, tau, xp[ib], u ? u[b * ustride] : 0.0f, mode);
-      if (gu) gu[b * ustride] += r.gz;
-      sk += r.gk;
-      sc += r.gc;
-      stau += r.gtau;
-      gp[ib] = r.gp;
-      if (mode.div) {
-        gd[ib] = r.gd;
-        if (g->sig) sig_grads_row(net->wd, i, xp, B, b, r.gd, g->sig);
+  const int32_t n = net->n, R = cn_flat_rows(ps->B);
+#pragma omp parallel for schedule(static)
+  for (int32_t i0 = 0; i0 < n; i0 += R) {
+    const int32_t i1 = i0 + R < n ? i0 + R : n;
+    double sk[CN_FLAT], sc[CN_FLAT], stau[CN_FLAT];
+    for (int32_t r = 0; r < i1 - i0; r++) sk[r] = sc[r] = stau[r] = 0;
+    if (!mode.div) bw_block_plain(w, i0, i1, xp, p, g->k != NULL, mode, sk, sc, stau);
+    for (int32_t i = i0; i < i1; i++) {
+      const int32_t r = i - i0;
+      if (mode.div || cn_input_offset(st, i, t) >= 0) { /* redone one element at a time */
+        sk[r] = sc[r] = stau[r] = 0;
+        bw_row_general(w, i, t, xp, p, g, mode, &sk[r], &sc[r], &stau[r]);
       }
-      carried[ib] = r.carried;
+      if (g->k) { g->k[i] += sk[r]; g->c[i] += sc[r]; g->tau[i] += stau[r]; }
     }
-    if (g->k) { g->k[i] += sk; g->c[i] += sc; g->tau[i] += stau; }
   }
 }
 
@@ -226,35 +314,44 @@ static void carry_back_sensory(bw_work *w) {
   }
 }
 
-/* du[b, s, 1] += carried_0[sensory[s], b]. */
-static void input_grad_layer1(const bw_work *w, float *grad_u) {
+/* du[b, s, 1] += carried_0[sensory[s], b] (into the (L, S, B) gut, layer 1's slab). */
+static void input_grad_layer1(const bw_work *w) {
   const cn_pass *ps = &w->st->pass;
   const ci_net *net = ps->net;
-  const int64_t B = ps->B, S = net->n_sensory, L = ps->L;
+  const int64_t B = ps->B, S = net->n_sensory;
   for (int64_t s = 0; s < S; s++)
     for (int64_t b = 0; b < B; b++)
-      grad_u[ci_step_input_index(b, s, S, L, 0)] += w->carried[(int64_t)net->sensory[s] * B + b];
+      w->gut[s * B + b] += w->carried[(int64_t)net->sensory[s] * B + b];
 }
 
 int cn_cpu_backward(void *state, const float *grad_out, const cn_grads *g, const char *where) {
   const cn_state *st = state;
+  const double t_all = ci_prof_start();
   bw_work w;
-  int rc = work_alloc(&w, st, grad_out != NULL, g->x != NULL, where);
+  int rc = work_alloc(&w, st, grad_out != NULL, g->x != NULL, g->u != NULL, where);
   if (rc) return rc;
   if (w.gslabs) convert_layout(st, grad_out, w.gslabs, 1);
   for (int32_t t = st->pass.L; t >= 1; t--) {
     const float *xprev, *pt;
     states_at(&w, t, &xprev, &pt);
+    double t0 = ci_prof_start();
     incoming_grad(&w, t);
     step_backward_rows(&w, t, xprev, pt, g);
+    ci_prof_stop(CI_PROF_BWD_ELEMENTWISE, t0);
+    t0 = ci_prof_start();
     if (t > 1) {
       if ((rc = carry_back(&w))) break;
     } else if (g->u) {
       carry_back_sensory(&w);
     }
+    ci_prof_stop(CI_PROF_BWD_PRODUCT, t0);
   }
-  if (!rc && g->u) input_grad_layer1(&w, g->u);
+  if (!rc && g->u) {
+    input_grad_layer1(&w);
+    cn_input_add_to_bsl(st, w.gut, g->u);
+  }
   if (!rc && w.xslabs) convert_layout(st, w.xslabs, g->x, 0);
   work_free(&w);
+  ci_prof_stop(CI_PROF_BWD_TOTAL, t_all);
   return rc;
 }

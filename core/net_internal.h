@@ -6,6 +6,7 @@
  *   net_step.h      the elementwise maths of one timestep (CPU and GPU)
  *   net_forward.c   a pass on the CPU: setup, one step, the forward driver
  *   net_backward.c  the backward driver on the CPU (checkpointed chunks recomputed)
+ *   net_layout.c    the (B, n, L) tensors from and to the L slabs (blocked)
  *   net_tape.c      ci_net_forward / ci_net_vjp: the tape node and the
  *                   parameter gradients, for either device
  *   kernels/net.cu  the pass on the GPU (the same interface, cn_backend) */
@@ -13,6 +14,7 @@
 #define CI_NET_INTERNAL_H
 
 #include "internal.h"
+#include "net_step.h"
 
 /* ---- buffer pools (net_pool.c) ---- */
 
@@ -64,6 +66,9 @@ struct ci_net {
   int32_t *slot_of;        /* neuron -> slot or -1 */
   int32_t n_groups;        /* 0 = no groups */
   int32_t *group_of;       /* neuron -> group (n_groups > 0) */
+  int32_t order;           /* CI_REORDER_NONE or CI_REORDER_RCM */
+  int32_t *perm, *inv;     /* engine index -> caller's and back (RCM), NULL for NONE;
+                            * every neuron index above is the engine's */
   float slope0, bias0, tau0;  /* scalars used without groups */
   ci_csr *w, *wt;          /* ordinary weights and their transpose */
   ci_csr *wd, *wdt;        /* divisive weights (post x pre) and transpose, or NULL */
@@ -79,6 +84,7 @@ typedef struct cn_coeffs {
   float *k;      /* slope */
   float *c;      /* bias */
   float *tau;    /* effective tau */
+  float *inv, *keep;  /* 1 / tau and (tau - 1) / tau (ci_step_rates) */
   float *sig;    /* divisive strength of each neuron's group (as a pre), or NULL */
 } cn_coeffs;
 
@@ -108,6 +114,7 @@ typedef struct cn_state {
   cn_pass pass;
   int32_t ck;              /* checkpoint interval (0 = keep everything) */
   const float *u;          /* the input's data (B, S, L) */
+  float *ut;               /* the input as L slabs of S x B (slot rows, batch innermost) */
   float **x;               /* L + 1 slabs n x B (NULL where not kept) */
   float **p;               /* L slabs (index t-1 for step t), NULL where not kept */
   float *pbuf;             /* scratch slab for p_t when it is not kept */
@@ -117,16 +124,19 @@ typedef struct cn_state {
 /* One step t (1-based): x_prev -> x, with p_t = W x_prev written to p. */
 void cn_step_forward(const cn_state *st, int32_t t, const float *x_prev, float *x, float *p);
 
-/* The input of layer t + 1 (t < L) to neuron i, batch column b at
- * [b * cn_input_stride(st)], or NULL when i is not sensory or t = L. The same
- * offsets address the input's gradient. */
-static inline int64_t cn_input_stride(const cn_state *st) {
-  return (int64_t)st->pass.net->n_sensory * st->pass.L;
-}
+/* Where the input of layer t + 1 (0-based index t of the (B, S, L) input, t <
+ * L) to neuron i sits in an (L, S, B) block such as st->ut: its B batch
+ * columns from that offset on, contiguous; -1 when i is not sensory or t = L.
+ * The backward's input gradient uses the same layout. */
 static inline int64_t cn_input_offset(const cn_state *st, int32_t i, int32_t t) {
   const int32_t slot = st->pass.net->slot_of[i];
-  return slot < 0 || t >= st->pass.L ? -1 : (int64_t)slot * st->pass.L + t;
+  if (slot < 0 || t >= st->pass.L) return -1;
+  return ((int64_t)t * st->pass.net->n_sensory + slot) * st->pass.B;
 }
+/* The (B, S, L) input bsl copied into the (L, S, B) block lsb (net_layout.c),
+ * and an (L, S, B) gradient added into the (B, S, L) one. */
+void cn_input_to_lsb(const cn_state *st, const float *bsl, float *lsb);
+void cn_input_add_to_bsl(const cn_state *st, const float *lsb, float *bsl);
 
 /* The divisive term of row i, batch column b: the sum over the divisive
  * connections i <- j of w * sig[j] * x[j, b]. */
@@ -138,6 +148,71 @@ static inline float cn_row_divisive(const ci_csr *wd, const float *sig, int32_t 
     d += wd->vals[e] * sig[j] * x[(int64_t)j * B + b];
   }
   return d;
+}
+
+/* ---- the (B, n, L) layout (net_layout.c) ---- */
+
+/* L slabs of n x B: given as L pointers (ptr) or one block, slab t at base + t * stride. */
+typedef struct cn_slabs {
+  float *const *ptr;
+  float *base;
+  size_t stride;
+} cn_slabs;
+static inline float *cn_slab(cn_slabs s, int32_t t) {
+  return s.ptr ? s.ptr[t] : s.base + (size_t)t * s.stride;
+}
+/* (B, n, L) tensor bnl <- slabs (to_bnl) or slabs <- bnl: element (b, j, t) is
+ * slab t's [inv[j], b] (inv NULL: the identity). */
+void cn_layout_copy(cn_slabs slabs, float *bnl, int64_t n, int64_t B, int32_t L,
+                    const int32_t *inv, int to_bnl);
+
+/* ---- the elementwise passes over flat blocks (net_forward.c, net_backward.c) ---- */
+
+/* The elementwise passes run over blocks of whole rows as one flat loop of at
+ * most CN_FLAT elements: at a small batch a row is too short a loop (one
+ * vector at B = 8, whose long chain of dependent operations stalls the core),
+ * so the block's per-neuron coefficients are laid out per element. A row of
+ * CN_FLAT elements or more is a block alone, with its coefficients as scalars. */
+enum { CN_FLAT = 512 };
+typedef struct cn_flat {
+  const float *k, *c, *inv, *keep; /* element e's coefficients at [e * stride] */
+  int stride;                      /* 1: per element; 0: one row's */
+  float kbuf[CN_FLAT], cbuf[CN_FLAT], invbuf[CN_FLAT], keepbuf[CN_FLAT];
+} cn_flat;
+
+/* CALL(args..., ml, last) with the flags of the step mode m as constants, so
+ * that an always_inline loop behind CALL compiles to one branch-free loop per
+ * kind of step. */
+#define CN_WITH_MODE(m, CALL, ...)                                  \
+  do {                                                              \
+    if ((m).ml && !(m).last) CALL(__VA_ARGS__, 1, 0);               \
+    else if ((m).ml) CALL(__VA_ARGS__, 1, 1);                       \
+    else CALL(__VA_ARGS__, 0, (m).last);                            \
+  } while (0)
+
+/* Rows per block. */
+static inline int32_t cn_flat_rows(int64_t B) {
+  return B >= CN_FLAT ? 1 : (int32_t)(CN_FLAT / (B > 0 ? B : 1));
+}
+
+/* f's coefficients for the rows [i0, i1) (consecutive, B elements each). */
+static inline void cn_flat_coeffs(cn_flat *f, const cn_coeffs *co, int32_t i0, int32_t i1,
+                                  int64_t B) {
+  if (B == 1 || i1 - i0 == 1) { /* already per element, or one row: no copy */
+    f->k = co->k + i0; f->c = co->c + i0; f->inv = co->inv + i0; f->keep = co->keep + i0;
+    f->stride = B == 1;
+    return;
+  }
+  int64_t e = 0;
+  for (int32_t i = i0; i < i1; i++)
+    for (int64_t b = 0; b < B; b++, e++) {
+      f->kbuf[e] = co->k[i];
+      f->cbuf[e] = co->c[i];
+      f->invbuf[e] = co->inv[i];
+      f->keepbuf[e] = co->keep[i];
+    }
+  f->k = f->kbuf; f->c = f->cbuf; f->inv = f->invbuf; f->keep = f->keepbuf;
+  f->stride = 1;
 }
 
 /* ---- either device: the interface the tape glue (net_tape.c) drives ---- */

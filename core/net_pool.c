@@ -7,18 +7,16 @@
 #include "net_internal.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
-/* Host buffers from this size on are mapped from the system (and unmapped on
- * release) so that their pages really go back, whatever malloc's heuristics. */
+/* Host buffers from this size on are mapped from the system (core/bigmem.c). */
 #define HOST_MAP_BYTES ((size_t)1 << 20)
 
 static int host_alloc(void **p, size_t bytes, const char *where) {
   *p = NULL;
   if (bytes == 0) return CI_OK;
   if (bytes >= HOST_MAP_BYTES) {
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m != MAP_FAILED) {
+    void *m = ci_big_alloc(bytes, CI_BIG_GATHERED);
+    if (m) {
       *p = m; /* page aligned, so 64-byte aligned */
       return CI_OK;
     }
@@ -33,7 +31,7 @@ static int host_alloc(void **p, size_t bytes, const char *where) {
 
 static void host_release(void *p, size_t bytes) {
   if (!p) return;
-  if (bytes >= HOST_MAP_BYTES) munmap(p, bytes);
+  if (bytes >= HOST_MAP_BYTES) ci_big_free(p, bytes);
   else ci_free_aligned(p);
 }
 
@@ -55,6 +53,7 @@ void cn_pool_clear(cn_pool *pool) {
 int cn_pool_get(cn_pool *pool, int64_t key, size_t bytes, void **out, const char *where) {
   if (key != pool->key) { /* a pass of another shape: what is held is not its size */
     cn_pool_clear(pool);
+    ci_tensor_drop_spare(); /* nor is the last big output tensor freed (tensor.c) */
     pool->key = key;
   }
   for (int32_t k = pool->n - 1; k >= 0; k--)

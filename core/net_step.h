@@ -6,7 +6,8 @@
  *   s = max(0, k (1 + d))     with divisive normalisation (d: divisive term), else k
  *   a = s p + c               (p = (W x_{t-1})[i])
  *   h = a if a >= th else 0   (MultilayeredNetwork; LinearNetwork: no threshold, no tanh)
- *   y = tanh(h) / tau + (tau - 1) / tau * x_{t-1}
+ *   y = tanh(h) / tau + (tau - 1) / tau * x_{t-1}   (1 / tau and (tau - 1) / tau
+ *                                                 per neuron: ci_step_rates)
  *   t < L:  z = y + u;  x_t = min(z if z >= th else 0, 1)   (Linear: x_t = z)
  *   t = L:  x_t = y
  *
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "cinterp.h"
+#include "fast_tanh.h"
 #include "hd.h"
 
 /* What is fixed for every element of one step. */
@@ -29,6 +31,19 @@ typedef struct ci_step_mode {
   int div;    /* 1: divisive normalisation scales the slope */
   int last;   /* 1: t == L (no input, no threshold, no clamp) */
 } ci_step_mode;
+
+/* A neuron's time constant as the step uses it, computed once per neuron
+ * (ci_step_rates) so that no element divides: inv = 1 / tau, keep = (tau - 1) / tau. */
+typedef struct ci_step_tau {
+  float inv, keep;
+} ci_step_tau;
+
+CI_HD static inline ci_step_tau ci_step_rates(float tau) {
+  ci_step_tau r;
+  r.inv = 1.0f / tau;
+  r.keep = (tau - 1.0f) / tau;
+  return r;
+}
 
 /* The contributions of one element to the gradients (DESIGN.md, Backward). */
 typedef struct ci_step_grads {
@@ -42,7 +57,7 @@ typedef struct ci_step_grads {
 /* ---- the threshold and the slope ---- */
 
 /* v if v >= th else 0. */
-CI_HD static inline float ci_step_threshold(float v, float th) { return v < th ? 0.0f : v; }
+CI_HD static inline float ci_step_threshold(float v, float th) { return ci_pick(v < th, 0.0f, v); }
 /* Its derivative: [v > th], 0 at equality. */
 CI_HD static inline int ci_step_threshold_passes(float v, float th) { return v > th; }
 
@@ -55,27 +70,28 @@ CI_HD static inline float ci_step_slope(float k, float d, int div) {
 
 /* ---- forward ---- */
 
-/* tanh(threshold(a)) for a MultilayeredNetwork, a for a LinearNetwork. */
+/* tanh(threshold(a)) for a MultilayeredNetwork (fast_tanh.h: vectorised, within
+ * 0.96 ulp), a for a LinearNetwork. */
 CI_HD static inline float ci_step_act(float a, float th, int ml) {
-  return ml ? tanhf(ci_step_threshold(a, th)) : a;
+  return ml ? ci_tanhf(ci_step_threshold(a, th)) : a;
 }
 
 /* y = act / tau + (tau - 1) / tau * x_{t-1}. */
-CI_HD static inline float ci_step_mix(float act, float tau, float xprev) {
-  return act / tau + (tau - 1.0f) / tau * xprev;
+CI_HD static inline float ci_step_mix(float act, ci_step_tau tau, float xprev) {
+  return fmaf(tau.keep, xprev, act * tau.inv);
 }
 
 /* x_t of one element. u is the input of layer t + 1 to this neuron (0 when
  * it is not sensory; not read at the last step). */
-CI_HD static inline float ci_step_forward(float p, float d, float k, float c, float tau,
+CI_HD static inline float ci_step_forward(float p, float d, float k, float c, ci_step_tau tau,
                                           float xprev, float u, ci_step_mode m) {
-  const float a = ci_step_slope(k, d, m.div) * p + c;
+  const float a = fmaf(ci_step_slope(k, d, m.div), p, c);
   const float y = ci_step_mix(ci_step_act(a, m.th, m.ml), tau, xprev);
   if (m.last) return y;
   const float z = y + u;
   if (!m.ml) return z;
   const float zt = ci_step_threshold(z, m.th);
-  return zt > 1.0f ? 1.0f : zt;
+  return ci_pick(zt > 1.0f, 1.0f, zt);
 }
 
 /* ---- backward ---- */
@@ -83,42 +99,42 @@ CI_HD static inline float ci_step_forward(float p, float d, float k, float c, fl
 /* The gradients of one element from g = dLoss/dx_t (0 at a manipulated
  * entry); recomputes the forward from the same arguments. */
 CI_HD static inline ci_step_grads ci_step_backward(float g, float p, float d, float k, float c,
-                                                   float tau, float xprev, float u,
+                                                   ci_step_tau tau, float xprev, float u,
                                                    ci_step_mode m) {
   ci_step_grads r;
   const float s = ci_step_slope(k, d, m.div);
-  const float a = s * p + c;
+  const float a = fmaf(s, p, c);
   const float act = ci_step_act(a, m.th, m.ml);
   float gy = g; /* dLoss/dy */
   r.gz = 0.0f;
   if (!m.last) {
     if (m.ml) {
       const float z = ci_step_mix(act, tau, xprev) + u;
-      const int passes = ci_step_threshold_passes(z, m.th) && ci_step_threshold(z, m.th) <= 1.0f;
-      gy = passes ? g : 0.0f;
+      const int passes = ci_step_threshold_passes(z, m.th) & (ci_step_threshold(z, m.th) <= 1.0f);
+      gy = ci_pick(passes, g, 0.0f);
     }
     r.gz = gy;
   }
   float ga; /* dLoss/da */
   if (m.ml) {
-    const float gh = gy * (1.0f - act * act) / tau;
-    ga = ci_step_threshold_passes(a, m.th) ? gh : 0.0f;
+    const float gh = gy * fmaf(-act, act, 1.0f) * tau.inv;
+    ga = ci_pick(ci_step_threshold_passes(a, m.th), gh, 0.0f);
   } else {
-    ga = gy / tau;
+    ga = gy * tau.inv;
   }
-  r.gtau = (double)gy * (double)(xprev - act) / ((double)tau * (double)tau);
+  r.gtau = (double)gy * (double)(xprev - act) * ((double)tau.inv * (double)tau.inv);
   r.gc = ga;
   r.gp = ga * s;
   const float gs = ga * p; /* dLoss/ds */
   if (m.div) {
-    const float q = k * (1.0f + d) >= 0.0f ? 1.0f : 0.0f; /* the max(0, .) passes */
+    const float q = ci_pick(k * (1.0f + d) >= 0.0f, 1.0f, 0.0f); /* the max(0, .) passes */
     r.gk = (double)gs * q * (1.0f + d);
     r.gd = gs * q * k;
   } else {
     r.gk = gs;
     r.gd = 0.0f;
   }
-  r.carried = gy * ((tau - 1.0f) / tau);
+  r.carried = gy * tau.keep;
   return r;
 }
 

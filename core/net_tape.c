@@ -119,7 +119,7 @@ static int run_backward(const cn_backend *be, void *state, const ci_net *net,
   if (want_input && !(rc = ci_tensor_new(3, input->shape, &r->input))) g.u = r->input->data;
   if (!rc && want_x) {
     const int64_t shape[3] = {input->shape[0], net->n, net->num_layers};
-    if (!(rc = ci_tensor_new(3, shape, &r->x))) g.x = r->x->data;
+    if (!(rc = ci_tensor_new_unset(3, shape, &r->x))) g.x = r->x->data; /* all written */
   }
   const int any = wanted[0] | wanted[1] | wanted[2] | wanted[3];
   if (!rc && any) rc = alloc_sums(net, &g, &sums, where);

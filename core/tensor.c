@@ -1,4 +1,10 @@
-/* tensor.c: creation, reference counting and memory of dense float32 tensors. */
+/* tensor.c: creation, reference counting and memory of dense float32 tensors.
+ * Data of 1 MiB or more comes from the system (core/bigmem.c); the last few
+ * such blocks freed are kept as spares for the next tensors of their sizes (an
+ * optimisation loop's output and gradients, every iteration), so that their
+ * pages are not faulted in and zeroed again each time (in a VM that costs
+ * more than the work). A network pass of another shape drops the spares
+ * (ci_tensor_drop_spare), so memory still follows the work. */
 #include "internal.h"
 
 #include <math.h>
@@ -50,6 +56,50 @@ int ci_check_shape(int ndim, const int64_t *shape, int64_t *numel, const char *w
   return CI_OK;
 }
 
+#define BIG_TENSOR_BYTES ((size_t)1 << 20)
+
+enum { SPARES = 4 };
+static void *spare[SPARES];       /* big blocks freed lately, oldest first, or NULL */
+static size_t spare_len[SPARES];  /* their ci_big_len */
+
+void ci_tensor_drop_spare(void) {
+  for (int k = 0; k < SPARES; k++) {
+    if (spare[k]) ci_big_free(spare[k], spare_len[k]);
+    spare[k] = NULL;
+  }
+}
+
+/* The data of a tensor of `bytes`; *fresh = 1 when it is zero already. */
+static void *data_alloc(size_t bytes, int *fresh, int *ok) {
+  *fresh = 0;
+  if (bytes < BIG_TENSOR_BYTES) return ci_alloc_aligned(bytes, ok);
+  *ok = 1;
+  for (int k = SPARES - 1; k >= 0; k--)
+    if (spare[k] && spare_len[k] == ci_big_len(bytes)) {
+      void *p = spare[k];
+      spare[k] = NULL;
+      return p;
+    }
+  void *p = ci_big_alloc(bytes, CI_BIG_WRITTEN);
+  *ok = p != NULL;
+  *fresh = 1;
+  return p;
+}
+
+static void data_free(void *p, size_t bytes) {
+  if (bytes < BIG_TENSOR_BYTES) {
+    ci_free_aligned(p);
+    return;
+  }
+  if (spare[0]) ci_big_free(spare[0], spare_len[0]); /* the oldest goes back */
+  for (int k = 0; k + 1 < SPARES; k++) {
+    spare[k] = spare[k + 1];
+    spare_len[k] = spare_len[k + 1];
+  }
+  spare[SPARES - 1] = p;
+  spare_len[SPARES - 1] = ci_big_len(bytes);
+}
+
 static int tensor_alloc(int ndim, const int64_t *shape, int zero, ci_tensor **out,
                         const char *where) {
   if (!out) return ci_set_error(CI_EINVAL, "%s: out is NULL", where);
@@ -59,14 +109,14 @@ static int tensor_alloc(int ndim, const int64_t *shape, int zero, ci_tensor **ou
   if (rc) return rc;
   ci_tensor *t = calloc(1, sizeof *t);
   if (!t) return ci_set_error(CI_ENOMEM, "%s: out of memory", where);
-  int ok;
-  t->data = ci_alloc_aligned((size_t)numel * sizeof(float), &ok);
+  int ok, fresh;
+  t->data = data_alloc((size_t)numel * sizeof(float), &fresh, &ok);
   if (!ok) {
     free(t);
     return ci_set_error(CI_ENOMEM, "%s: out of memory for %lld floats", where,
                         (long long)numel);
   }
-  if (zero && numel) memset(t->data, 0, (size_t)numel * sizeof(float));
+  if (zero && numel && !fresh) memset(t->data, 0, (size_t)numel * sizeof(float));
   t->nel = numel;
   t->ndim = ndim;
   for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? shape[i] : 1;
@@ -77,6 +127,10 @@ static int tensor_alloc(int ndim, const int64_t *shape, int zero, ci_tensor **ou
 
 int ci_tensor_new(int ndim, const int64_t *shape, ci_tensor **out) {
   return tensor_alloc(ndim, shape, 1, out, "ci_tensor_new");
+}
+
+int ci_tensor_new_unset(int ndim, const int64_t *shape, ci_tensor **out) {
+  return tensor_alloc(ndim, shape, 0, out, "ci_tensor_new");
 }
 
 int ci_tensor_new_like(const ci_tensor *t, ci_tensor **out) {
@@ -145,7 +199,7 @@ static void tensor_free(ci_tensor *t) {
   if (t->grad_t) ci_tensor_release(t->grad_t);
   if (t->grad_fn) ci_node_release(t->grad_fn);
   if (t->on_device) ci_device_free_data(t->data); /* core/device.c */
-  else ci_free_aligned(t->data);
+  else data_free(t->data, (size_t)t->nel * sizeof(float));
   free(t);
 }
 

@@ -1,6 +1,7 @@
 /* tensor_ops.c: the ops on dense float32 tensors (elementwise with torch broadcasting,
  * reductions, indexing, reshaping, matmul), each with its backward function for the
  * tape (core/tape.c). Forward and backward of an op sit side by side. */
+#include "fast_tanh.h"
 #include "internal.h"
 
 #include <cblas.h>
@@ -339,7 +340,7 @@ static int unary_backward(ci_node *node, const ci_tensor *g, ci_tensor **gin) {
     case CI_UN_EXP: for (int64_t i = 0; i < n; i++) o[i] = gd[i] * expf(x[i]); break;
     case CI_UN_LOG: for (int64_t i = 0; i < n; i++) o[i] = gd[i] / x[i]; break;
     case CI_UN_TANH:
-      for (int64_t i = 0; i < n; i++) { float t = tanhf(x[i]); o[i] = gd[i] * (1.0f - t * t); }
+      for (int64_t i = 0; i < n; i++) { float t = ci_tanhf(x[i]); o[i] = gd[i] * (1.0f - t * t); }
       break;
     case CI_UN_RELU: for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? gd[i] : 0.0f; break;
     case CI_UN_SIGN: break;   /* zero */
@@ -375,7 +376,7 @@ int ci_tensor_unary(int op, ci_tensor *a, ci_tensor **out) {
     case CI_UN_SQRT: UN_LOOP(sqrtf(v)); break;
     case CI_UN_EXP: UN_LOOP(expf(v)); break;
     case CI_UN_LOG: UN_LOOP(logf(v)); break;
-    case CI_UN_TANH: UN_LOOP(tanhf(v)); break;
+    case CI_UN_TANH: UN_LOOP(ci_tanhf(v)); break; /* fast_tanh.h: vectorised, 0.96 ulp */
     case CI_UN_RELU: UN_LOOP(v > 0 ? v : (isnan(v) ? v : 0.0f)); break;
     case CI_UN_SIGN: UN_LOOP(v > 0 ? 1.0f : (v < 0 ? -1.0f : (isnan(v) ? v : 0.0f))); break;
     case CI_UN_SIGMOID: UN_LOOP(1.0f / (1.0f + expf(-v))); break;

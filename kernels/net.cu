@@ -28,6 +28,7 @@ struct dnet {
   int32_t *wd_rows;   /* post neuron of each divisive edge (row of wd) */
   int32_t *sensory;   /* S: slot -> neuron */
   int32_t *slot_of;   /* n: neuron -> slot or -1 */
+  int32_t *perm;      /* n: engine index -> the caller's (a reordered network), or NULL */
   cn_pool pool;       /* device buffers of finished passes */
 };
 
@@ -41,6 +42,7 @@ static void dnet_release(dnet *d) {
   ci_cuda_free(d->wd_rows);
   ci_cuda_free(d->sensory);
   ci_cuda_free(d->slot_of);
+  ci_cuda_free(d->perm);
   ci_cuda_sparse_free(d->sparse);
   free(d);
 }
@@ -80,6 +82,8 @@ static int dnet_build(const ci_net *net, dnet *d, const char *where) {
     if ((rc = upload_wd_rows(net->wd, &d->wd_rows, where))) return rc;
   }
   if ((rc = upload(&d->sensory, net->sensory, sizeof(int32_t) * (size_t)net->n_sensory, where)))
+    return rc;
+  if (net->perm && (rc = upload(&d->perm, net->perm, sizeof(int32_t) * (size_t)net->n, where)))
     return rc;
   return upload(&d->slot_of, net->slot_of, sizeof(int32_t) * (size_t)net->n, where);
 }
@@ -269,6 +273,7 @@ static int upload_pass(dstate *st, const char *where) {
   s->div = st->d->has_wd;
   s->slot_of = st->d->slot_of;
   s->sensory = st->d->sensory;
+  s->perm = st->d->perm;
   int rc = CI_OK;
   if (st->input->on_device) s->u = st->input->data;
   else rc = dbufs_upload(&st->bufs, st->input->data, sizeof(float) * (size_t)st->input->nel, &s->u, where);

@@ -66,8 +66,8 @@ __global__ static void k_act_forward(cu_step s, int32_t t, const float *P, const
   const ci_step_mode m = {s.th, s.ml, s.div, t == s.L};
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    x[q] = ci_step_forward(P[q], m.div ? D[q] : 0.0f, s.k[i], s.c[i], s.tau[i], xp[q],
-                           input_of(s, i, b, t), m);
+    x[q] = ci_step_forward(P[q], m.div ? D[q] : 0.0f, s.k[i], s.c[i], ci_step_rates(s.tau[i]),
+                           xp[q], input_of(s, i, b, t), m);
   }
 }
 
@@ -93,10 +93,13 @@ int cu_manip(const cu_step *s, const ci_manip *m, int64_t m0, int64_t m1, float 
   return CI_OK;
 }
 
+/* The caller's index of neuron i in the (B, n, L) tensors. */
+__device__ static int64_t user_index(const cu_step &s, int64_t i) { return s.perm ? s.perm[i] : i; }
+
 __global__ static void k_store_output(cu_step s, int32_t t, const float *x, float *out) {
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    out[(b * s.n + i) * s.L + (t - 1)] = x[q];
+    out[(b * s.n + user_index(s, i)) * s.L + (t - 1)] = x[q];
   }
 }
 
@@ -113,7 +116,7 @@ __global__ static void k_gather_grad(cu_step s, int32_t t, const float *carried,
                                      const float *grad_out, float *gx, float *grad_x) {
   CU_FOR(q, s.n * s.B) {
     const int64_t i = q / s.B, b = q % s.B;
-    const int64_t o = (b * s.n + i) * s.L + (t - 1);
+    const int64_t o = (b * s.n + user_index(s, i)) * s.L + (t - 1);
     float v = carried[q];
     if (grad_out) v += grad_out[o];
     gx[q] = v;
@@ -139,7 +142,8 @@ __global__ static void k_act_backward(cu_step s, int32_t t, int lanes, const flo
   const int lane = (int)(q % lanes);
   double sk = 0, sc = 0, stau = 0;
   if (i < s.n) {
-    const float k = s.k[i], c = s.c[i], tau = s.tau[i];
+    const float k = s.k[i], c = s.c[i];
+    const ci_step_tau tau = ci_step_rates(s.tau[i]);
     const int32_t slot = s.slot_of[i];
     for (int64_t b = lane; b < s.B; b += lanes) {
       const int64_t ib = i * s.B + b;

@@ -18,6 +18,7 @@ typedef struct cu_step {
   const float *sig;        /* divisive strength per neuron (div only) */
   const int32_t *slot_of;  /* neuron -> sensory slot or -1 */
   const int32_t *sensory;  /* slot -> neuron */
+  const int32_t *perm;     /* neuron -> the caller's index in (B, n, L) tensors, or NULL */
   const float *u;          /* input (B, S, L) */
 } cu_step;
 
@@ -31,10 +32,10 @@ int cu_act_forward(const cu_step *s, int32_t t, const float *P, const float *D, 
 /* The manipulations m[m0 .. m1) of one step on x (zero: the backward's cut). */
 int cu_manip(const cu_step *s, const ci_manip *m, int64_t m0, int64_t m1, float *x, int zero,
              const char *where);
-/* out[b, i, t - 1] = x[i, b]. */
+/* out[b, perm[i], t - 1] = x[i, b] (perm NULL: the identity). */
 int cu_store_output(const cu_step *s, int32_t t, const float *x, float *out, const char *where);
-/* gx = carried + grad_out[:, :, t - 1] (grad_out may be NULL); grad_x (may be
- * NULL) gets the same values in (B, n, L). */
+/* gx = carried + grad_out[:, perm, t - 1] (grad_out may be NULL); grad_x (may be
+ * NULL) gets the same values in (B, n, L) (perm NULL: the identity). */
 int cu_gather_grad(const cu_step *s, int32_t t, const float *carried, const float *grad_out,
                    float *gx, float *grad_x, const char *where);
 

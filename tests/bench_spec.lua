@@ -393,7 +393,7 @@ describe("bench/bench.lua without the reference", function()
     local text = p:read("*a")
     p:close()
     assert.matches("THE REFERENCE IS NOT INSTALLED", text)
-    assert.matches("per timestep %(product / activation / rest", text)
+    assert.matches("4%. per timestep, ms", text)
     local rows = H.parse_csv(slurp(csv))
     local sections = {}
     for _, r in ipairs(rows) do sections[r.section] = (sections[r.section] or 0) + 1 end
@@ -402,7 +402,7 @@ describe("bench/bench.lua without the reference", function()
     assert.are.equal(1, sections.sample)
     assert.are.equal(8, sections.floor) -- 4 variants x B = 1, 8
     assert.are.equal(2, sections.width)
-    assert.are.equal(1, sections.step)
+    assert.are.equal(2, sections.step) -- B = 1, 8
     for _, r in ipairs(rows) do
       if r.section == "run" then
         assert.are.equal("complete", r.status)
@@ -414,6 +414,11 @@ describe("bench/bench.lua without the reference", function()
           assert.is_nil(k:match("^ref_"), k)
           assert.is_nil(k:match("ratio"), k)
         end
+      elseif r.section == "step" then -- the engine's per-phase timers, per step
+        assert.are.equal("ok", r.status)
+        assert.is_true(r.fwd_product_ms > 0 and r.fwd_activation_ms > 0 and r.bwd_product_ms > 0)
+        assert.is_true(r.floor_ms > 0 and r.product_vs_floor > 0)
+        assert.is_true(r.am_iter_ms > r.fwd_product_ms)
       elseif r.section == "sample" then
         assert.are.equal("ci", r.side)
         assert.are.equal(1, r.seq)

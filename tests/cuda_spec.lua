@@ -442,6 +442,29 @@ describe("CPU vs CUDA on random networks", function()
     end
   end
 
+  it("runs a reordered network (rcm, cluster) as the CPU runs it in the caller's order", function()
+    for k, cfg in ipairs(configs) do
+      for _, method in ipairs { "rcm", "cluster" } do
+        local rng = R.rng(700 + k)
+        local m = R.random_model(rng, { n = N, deg = 12, L = L, S = S, kind = cfg.kind, blocks = 5,
+                                        groups = cfg.groups, div = cfg.div, manip = cfg.manip })
+        local cpu, gpu = R.build(ci, m, { reorder = "none" }), R.build(ci, m, { reorder = method }):to("cuda")
+        assert.are.equal(method, gpu.order)
+        local u, manip = ci.tensor(random_input(rng)), manip_table(cfg.manip)
+        local ok, msg = G.compare(gpu:forward(u, { manipulate = manip }),
+                                  cpu:forward(u, { manipulate = manip }):totable(), 1e-4, 1e-5, m.th)
+        assert(ok, cfg.name .. ", " .. method .. ": forward: " .. tostring(msg))
+        local go = ci.randn(B, N, L)
+        local gi1, gx1 = cpu:vjp(u, go, { manipulate = manip, grad_x = true })
+        local gi2, gx2 = gpu:vjp(u, go, { manipulate = manip, grad_x = true })
+        ok, msg = G.compare(gi2, gi1:totable(), 1e-3, 1e-5 * math.max(G.max_abs(gi1:totable()), 1))
+        assert(ok, cfg.name .. ", " .. method .. ": vjp grad_input: " .. tostring(msg))
+        ok, msg = G.compare(gx2, gx1:totable(), 1e-3, 1e-5 * math.max(G.max_abs(gx1:totable()), 1))
+        assert(ok, cfg.name .. ", " .. method .. ": vjp grad_x: " .. tostring(msg))
+      end
+    end
+  end)
+
   it("moves a network back to the CPU with the same results", function()
     local rng = R.rng(900)
     local m = R.random_model(rng, { n = N, deg = 8, L = L, S = S, kind = "ml", groups = { "A", "B" } })

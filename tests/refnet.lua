@@ -72,7 +72,9 @@ function R.forward(m, u)
   return out
 end
 
--- A random model description with n neurons, about deg inputs each.
+-- A random model description with n neurons, about deg inputs each; with
+-- o.blocks, neuron i belongs to block i % blocks and 4 in 5 of its inputs come
+-- from its own block (locality for the engine's reordering, tests/reorder_spec.lua).
 function R.random_model(rng, o)
   local n, deg = o.n, o.deg or 4
   local m = { kind = o.kind or "ml", n = n, L = o.L or 4, th = o.th or 0.01, edges = {},
@@ -81,6 +83,9 @@ function R.random_model(rng, o)
   for post = 1, n do
     for _ = 1, deg do
       local pre = rng(n)
+      if o.blocks and rng() < 0.8 then -- a neuron of post's block: same index mod blocks
+        pre = (post - 1) % o.blocks + 1 + o.blocks * (rng(math.floor((n - 1 - (post - 1) % o.blocks) / o.blocks) + 1) - 1)
+      end
       if not seen[post * (n + 1) + pre] then
         seen[post * (n + 1) + pre] = true
         local w = (rng() - 0.3) * 0.6
@@ -115,8 +120,8 @@ function R.random_model(rng, o)
   return m
 end
 
--- The same model as a cinterp network.
-function R.build(ci, m)
+-- The same model as a cinterp network (extra: more constructor options).
+function R.build(ci, m, extra)
   local rows, cols, vals = {}, {}, {}
   for k, e in ipairs(m.edges) do rows[k], cols[k], vals[k] = e[1], e[2], e[3] end
   local W = ci.sparse(rows, cols, vals, m.n, m.n)
@@ -141,6 +146,7 @@ function R.build(ci, m)
   else
     opts.tanh_steepness, opts.default_bias, opts.tau = m.slope, m.raw_bias, m.tau
   end
+  for k, v in pairs(extra or {}) do opts[k] = v end
   local ctor = m.kind == "linear" and ci.LinearNetwork or ci.MultilayeredNetwork
   return ctor(W, m.sensory, opts)
 end

@@ -190,6 +190,10 @@ return function(ci)
   end
 
   local PARAM_NAMES = { "slope", "raw_biases", "tau_param", "divisive_strength" }
+  local REORDER = { none = C.CI_REORDER_NONE, rcm = C.CI_REORDER_RCM, auto = C.CI_REORDER_AUTO,
+                    cluster = C.CI_REORDER_CLUSTER }
+  local ORDER_NAME = { [C.CI_REORDER_NONE] = "none", [C.CI_REORDER_RCM] = "rcm",
+                       [C.CI_REORDER_CLUSTER] = "cluster" }
 
   -- The seed's constructor: weights and sensory neurons checked, options read,
   -- groups and their initial parameters laid out, the engine's network built and
@@ -205,7 +209,8 @@ return function(ci)
     local sensory, sens = read_sensory(where, sensory_indices, n)
     local spec = ffi.new("ci_net_spec", { kind = kind, num_layers = o.num_layers, threshold = o.threshold,
                                           n_sensory = #sensory, sensory = sens, slope = o.tanh_steepness,
-                                          bias = o.default_bias, tau = o.tau })
+                                          bias = o.default_bias, tau = o.tau,
+                                          reorder = REORDER[o.reorder] })
     local keep = { sens }
     local groups, group_index, indices
     if o.idx_to_group ~= nil then
@@ -219,7 +224,7 @@ return function(ci)
       tau = o.tau, sensory_indices = sensory, idx_to_group = o.idx_to_group, groups = groups,
       group_index = group_index, indices = indices, divisive_normalization = o.divisive_normalization,
       custom_activation_function = o.activation_function, device = o.device, all_weights = W,
-      activations = nil,
+      activations = nil, order = ORDER_NAME[C.ci_net_order(handle, nil)],
     }, NetworkMT)
     for k = 0, groups and 3 or -1 do
       local pt = ffi.new("ci_tensor*[1]")
@@ -605,6 +610,11 @@ return function(ci)
     { "tau", "number", 10, "the time constant of the groups without tau_dict" },
     { "tau_dict", "table", nil, "{group = tau}" },
     { "device", { "cpu", "cuda" }, "cpu", "where the network runs (\"cuda\" needs make CUDA=1 and a GPU)" },
+    { "reorder", { "auto", "none", "rcm", "cluster" }, "auto", "the engine's internal neuron " ..
+      "order, for locality: \"cluster\" (block by block, the blocks found by label propagation), " ..
+      "\"rcm\" (reverse Cuthill-McKee), \"none\", or \"auto\" (cluster when it brings connected " ..
+      "neurons at least twice closer, above 16384 neurons); indices stay yours everywhere; " ..
+      "net.order tells which" },
   }
   local WEIGHTS = { "all_weights", "sparse|tensor", "n x n weights, post in rows" }
 
@@ -612,8 +622,9 @@ return function(ci)
     topic = TOPIC,
     doc = [[A network (ci.MultilayeredNetwork or ci.LinearNetwork) holds the weights, the sensory
     neurons and the parameters of the rate model; net:forward(x) (or net(x)) runs it. Fields: n,
-    num_layers, sensory_indices, groups, and with groups the parameter tensors slope, raw_biases,
-    tau_param and divisive_strength (aligned with groups).]] }
+    num_layers, sensory_indices, groups, order (the engine's neuron order: "none", "rcm" or
+    "cluster", see the reorder option), and with groups the parameter tensors slope, raw_biases, tau_param and
+    divisive_strength (aligned with groups).]] }
 
   ML_DECL = O.declare{ name = "ci.MultilayeredNetwork", where = "MultilayeredNetwork", topic = TOPIC,
     doc = [[The seed's rate model: at each of num_layers timesteps every neuron takes the

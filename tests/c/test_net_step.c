@@ -34,13 +34,13 @@ static double design_forward(const double *v, ci_step_mode m) {
 }
 
 static float fwd(const double *v, ci_step_mode m) {
-  return ci_step_forward((float)v[P], (float)v[D], (float)v[K], (float)v[C], (float)v[TAU],
-                         (float)v[XPREV], (float)v[U], m);
+  return ci_step_forward((float)v[P], (float)v[D], (float)v[K], (float)v[C],
+                         ci_step_rates((float)v[TAU]), (float)v[XPREV], (float)v[U], m);
 }
 
 static ci_step_grads bwd(float g, const double *v, ci_step_mode m) {
-  return ci_step_backward(g, (float)v[P], (float)v[D], (float)v[K], (float)v[C], (float)v[TAU],
-                          (float)v[XPREV], (float)v[U], m);
+  return ci_step_backward(g, (float)v[P], (float)v[D], (float)v[K], (float)v[C],
+                          ci_step_rates((float)v[TAU]), (float)v[XPREV], (float)v[U], m);
 }
 
 /* The header's derivative of x_t with respect to each input, for g = dLoss/dx_t. */
