@@ -122,33 +122,72 @@ return function(ci)
     min = function(v) local m = huge for _, x in ipairs(v) do if x < m then m = x end end return m end,
   }
 
-  function ci.get_activations_for_path(path, activations, opts)
-    local where = "get_activations_for_path"
-    check_path(path, where, { "pre", "post", "layer" })
-    opts = O.check(GET_FOR_PATH, opts)
-    local acts = as_tensor(activations, where, "activations", { 1, 2 })
+  -- value(i, c): the activation of neuron i in (1-based) column c, or, when
+  -- aggregated (a 1-d activations, or opts.aggregate), its one value over time
+  local function activation_reader(acts, aggregate)
     local n = tonumber(acts.shape[0])
     local T = acts.ndim == 2 and tonumber(acts.shape[1]) or 1
     local data = acts.data
-    local start = opts.activation_start
-    -- value(i, c): activation of neuron i in (1-based) column c
-    local aggregated = T == 1 or opts.aggregate ~= nil
-    local value
+    local aggregated = T == 1 or aggregate ~= nil
     if aggregated and T > 1 then
-      local fn = opts.aggregate
-      if type(fn) == "string" then fn = AGG[fn] end
+      local fn = type(aggregate) == "string" and AGG[aggregate] or aggregate
       local agg = {}
       for i = 1, n do
         local v = {}
         for t = 1, T do v[t] = data[(i - 1) * T + t - 1] end
         agg[i] = fn(v)
       end
-      value = function(i) return agg[i] end
+      return function(i) return agg[i] end, aggregated, n, T
     elseif aggregated then
-      value = function(i) return data[i - 1] end
-    else
-      value = function(i, c) return data[(i - 1) * T + c - 1] end
+      return function(i) return data[i - 1] end, aggregated, n, T
     end
+    return function(i, c) return data[(i - 1) * T + c - 1] end, aggregated, n, T
+  end
+
+  -- the rows of the path by activation column (layer + start), and the columns in order
+  local function rows_by_column(path, start, where)
+    local layer = path.layer
+    local byl, order = {}, {}
+    for r = 1, path:nrow() do
+      local l = layer[r]
+      if not is_int(l) then
+        error(fmt("%s: path row %d has layer %s, expected an integer", where, r, tostring(l)), 3)
+      end
+      l = l + start
+      if not byl[l] then byl[l] = {}; order[#order + 1] = l end
+      local b = byl[l]
+      b[#b + 1] = r
+    end
+    table.sort(order)
+    return byl, order
+  end
+
+  -- the path's rows idx (in that order) with the named columns added or replaced
+  local function path_with(path, idx, added)
+    local names = path:columns()
+    local cols = {}
+    for k, c in ipairs(names) do
+      local src, dst = path[c], {}
+      for j, r in ipairs(idx) do dst[j] = src[r] end
+      cols[k] = dst
+    end
+    for _, a in ipairs(added) do
+      local name, v = a[1], a[2]
+      local at = #names + 1
+      for k, c in ipairs(names) do if c == name then at = k end end
+      names[at], cols[at] = name, v
+    end
+    return frame(names, cols)
+  end
+
+  function ci.get_activations_for_path(path, activations, opts)
+    local where = "get_activations_for_path"
+    check_path(path, where, { "pre", "post", "layer" })
+    opts = O.check(GET_FOR_PATH, opts)
+    local acts = as_tensor(activations, where, "activations", { 1, 2 })
+    local value, aggregated, n, T = activation_reader(acts, opts.aggregate)
+    local start = opts.activation_start
+    -- the neurons of each node (group)
     local group = group_lookup(opts.idx_to_group, n, where, "idx_to_group")
     local members = {}
     for i = 1, n do
@@ -167,20 +206,7 @@ return function(ci)
         local_of[i] = local_of[i] or s
       end
     end
-    local layer = path.layer
-    local nr = path:nrow()
-    local byl, order = {}, {}
-    for r = 1, nr do
-      local l = layer[r]
-      if not is_int(l) then
-        error(fmt("%s: path row %d has layer %s, expected an integer", where, r, tostring(l)), 2)
-      end
-      l = l + start
-      if not byl[l] then byl[l] = {}; order[#order + 1] = l end
-      local b = byl[l]
-      b[#b + 1] = r
-    end
-    table.sort(order)
+    local byl, order = rows_by_column(path, start, where)
     local nan = 0 / 0
     -- mean over the members of a node (group), NaN for an unknown node
     local function node_mean(node, col)
@@ -190,6 +216,7 @@ return function(ci)
       for _, i in ipairs(m) do acc = acc + value(i, col) end
       return acc / #m
     end
+    -- mean of a node's first input column over its members that are inputs
     local function input_mean(node)
       local m = members[keystr(node)]
       if not m then return nan end
@@ -226,21 +253,7 @@ return function(ci)
         post_act[#post_act + 1] = qc[qk]
       end
     end
-    local names = path:columns()
-    local cols = {}
-    for k, c in ipairs(names) do
-      local src, dst = path[c], {}
-      for j, r in ipairs(idx) do dst[j] = src[r] end
-      cols[k] = dst
-    end
-    local function put(name, v)
-      for k, c in ipairs(names) do if c == name then cols[k] = v; return end end
-      names[#names + 1] = name
-      cols[#cols + 1] = v
-    end
-    put("pre_activation", pre_act)
-    put("post_activation", post_act)
-    return frame(names, cols)
+    return path_with(path, idx, { { "pre_activation", pre_act }, { "post_activation", post_act } })
   end
 
   -- ------------------------------------------------------------ activated_path_for_ngl

@@ -1113,6 +1113,82 @@ local function gp_colour(where, what, v)
   return v
 end
 
+-- the time columns of a timeseries frame in the order of their number (x), and
+-- each row's values over them (ys[r])
+local function timeseries_values(df, where)
+  local tcols = {}
+  for _, name in ipairs(df:columns()) do
+    local k = name:match("^time_(%-?%d+)$")
+    if k then tcols[#tcols + 1] = { name = name, t = tonumber(k) } end
+  end
+  table.sort(tcols, function(a, b) return a.t < b.t end)
+  if #tcols == 0 then error(where .. ": df has no 'time_*' columns", 3) end
+  local x = {}
+  for i, tc in ipairs(tcols) do x[i] = tc.t end
+  local ys = {}
+  for r = 1, df:nrow() do
+    local y = {}
+    for i, tc in ipairs(tcols) do y[i] = tonumber(df:col(tc.name)[r]) or (0 / 0) end
+    ys[r] = y
+  end
+  return x, ys
+end
+
+-- the panels of a timeseries figure and their legend: one panel per value of
+-- `outer` (the slider's column) with a colour per value of `inner`, or, without
+-- a slider, one panel with a colour per trace name (rows sharing a name share it).
+-- t: x, ys, outer, inner, group, batch, trace (the style of every line), base_panel.
+local function timeseries_panels(t)
+  local panels, legend = {}, {}
+  local x, ys, outer, inner, group, batch = t.x, t.ys, t.outer, t.inner, t.group, t.batch
+  local function trace_of(r, name, colour)
+    local tr = { name = name, x = x, y = ys[r], color = colour }
+    for k, v in pairs(t.trace) do tr[k] = v end
+    return tr
+  end
+  local function legend_entry(name, colour)
+    local e = { name = name, color = colour }
+    for k, v in pairs(t.trace) do e[k] = v end
+    return e
+  end
+  if outer then
+    local inner_vals, inner_index = {}, {}
+    if inner then
+      inner_vals = sorted_unique(inner)
+      for i, v in ipairs(inner_vals) do inner_index[v] = i end
+    end
+    local idx = {}
+    for i, v in ipairs(sorted_unique(outer)) do
+      idx[v] = i
+      panels[i] = t.base_panel(label_of(v))
+    end
+    for r = 1, #ys do
+      local p = panels[idx[outer[r]]]
+      local iv = inner and inner[r] or outer[r]
+      p.traces[#p.traces + 1] = trace_of(r, iv, inner and inner_index[iv] or 1)
+    end
+    if inner then
+      for i, v in ipairs(inner_vals) do legend[i] = legend_entry(v, i) end
+    end
+    return panels, legend
+  end
+  -- one panel; the batch goes into the trace names only when there are
+  -- several (one batch is named in the panel title instead)
+  local batches = batch and sorted_unique(batch) or {}
+  panels[1] = t.base_panel(#batches == 1 and label_of(batches[1]) or nil)
+  local colour = {}
+  for r = 1, #ys do
+    local name = group[r]
+    if #batches > 1 then name = label_of(batch[r]) .. " / " .. label_of(group[r]) end
+    if not colour[name] then
+      legend[#legend + 1] = legend_entry(name, #legend + 1)
+      colour[name] = #legend
+    end
+    panels[1].traces[r] = trace_of(r, name, colour[name])
+  end
+  return panels, legend
+end
+
 function M.plot_timeseries(df, opts)
   local where = "ci.plot_timeseries"
   opts = O.check(D.timeseries, opts)
@@ -1134,27 +1210,11 @@ function M.plot_timeseries(df, opts)
   end
   if not is_frame(df) then error(where .. ": df must be a frame (ci.frame)", 2) end
   local mode = opts.scatter_mode
-  -- time columns, ordered by their number
-  local tcols = {}
-  for _, name in ipairs(df:columns()) do
-    local k = name:match("^time_(%-?%d+)$")
-    if k then tcols[#tcols + 1] = { name = name, t = tonumber(k) } end
-  end
-  table.sort(tcols, function(a, b) return a.t < b.t end)
-  if #tcols == 0 then error(where .. ": df has no 'time_*' columns", 2) end
+  local x, ys = timeseries_values(df, where)
   local group = frame_col(df, "group")
   if not group then error(where .. ": df needs a 'group' column", 2) end
   local batch = frame_col(df, "batch_name")
   if not batch and slider == "batch" then slider = nil end
-  local x = {}
-  for i, tc in ipairs(tcols) do x[i] = tc.t end
-  local nrow = df:nrow()
-  local ys = {}
-  for r = 1, nrow do
-    local y = {}
-    for i, tc in ipairs(tcols) do y[i] = tonumber(df:col(tc.name)[r]) or (0 / 0) end
-    ys[r] = y
-  end
   local lo, hi = range_of(ys)
   local ylo, yhi = padded(lo, hi, opts.ymin, opts.ymax)
   local xlo, xhi = x[1], x[#x]
@@ -1162,8 +1222,6 @@ function M.plot_timeseries(df, opts)
   elseif mode ~= "lines" then   -- room for the end markers
     xlo, xhi = xlo - 0.02 * (xhi - xlo), xhi + 0.02 * (xhi - xlo)
   end
-  local lw = 2
-  local ps = sizing.markersize / 10
 
   local outer, inner
   if slider == "batch" then outer, inner = batch, group
@@ -1171,61 +1229,14 @@ function M.plot_timeseries(df, opts)
   else outer, inner = nil, group end
   if slider == "group" and not batch then inner = nil end
 
-  local panels, legend = {}, {}
-  local inner_vals, inner_index = {}, {}
-  if inner then
-    inner_vals = sorted_unique(inner)
-    for i, v in ipairs(inner_vals) do inner_index[v] = i end
-  end
-  local function trace_of(r, name, ci_)
-    return { name = name, x = x, y = ys[r], mode = mode, color = ci_, linewidth = lw, pointsize = ps }
-  end
-  local function base_panel(title)
-    return { title = title, xlabel = opts.x_label, ylabel = opts.y_label,
-             xrange = { xlo, xhi }, yrange = { ylo, yhi }, xint = true, traces = {} }
-  end
-  if outer then
-    local ovals = sorted_unique(outer)
-    local idx = {}
-    for i, v in ipairs(ovals) do
-      idx[v] = i
-      panels[i] = base_panel(label_of(v))
-    end
-    for r = 1, nrow do
-      local p = panels[idx[outer[r]]]
-      local iv = inner and inner[r] or outer[r]
-      p.traces[#p.traces + 1] = trace_of(r, iv, inner and inner_index[iv] or 1)
-    end
-  else
-    -- one panel; the batch goes into the trace names only when there are
-    -- several (one batch is named in the panel title instead)
-    local batches = batch and sorted_unique(batch) or {}
-    panels[1] = base_panel(#batches == 1 and label_of(batches[1]) or nil)
-    for r = 1, nrow do
-      local name = group[r]
-      if #batches > 1 then name = label_of(batch[r]) .. " / " .. label_of(group[r]) end
-      panels[1].traces[r] = trace_of(r, name, r)
-    end
-  end
-  -- legend: inner values (one entry per colour)
-  if outer and inner then
-    for i, v in ipairs(inner_vals) do
-      legend[i] = { name = v, color = i, mode = mode, linewidth = lw, pointsize = ps }
-    end
-  elseif not outer then
-    local seen = {}
-    for r, tr in ipairs(panels[1].traces) do
-      if not seen[tr.name] then
-        seen[tr.name] = true
-        legend[#legend + 1] = { name = tr.name, color = tr.color, mode = mode, linewidth = lw, pointsize = ps }
-      end
-    end
-    -- rows sharing a name share a colour
-    local colour = {}
-    for _, e in ipairs(legend) do colour[e.name] = e.color end
-    for i, e in ipairs(legend) do e.color = i; colour[e.name] = i end
-    for _, tr in ipairs(panels[1].traces) do tr.color = colour[tr.name] end
-  end
+  local panels, legend = timeseries_panels{
+    x = x, ys = ys, outer = outer, inner = inner, group = group, batch = batch,
+    trace = { mode = mode, linewidth = 2, pointsize = sizing.markersize / 10 },
+    base_panel = function(title)
+      return { title = title, xlabel = opts.x_label, ylabel = opts.y_label,
+               xrange = { xlo, xhi }, yrange = { ylo, yhi }, xint = true, traces = {} }
+    end,
+  }
   local fig = new_figure({
     title = opts.title, panels = panels, legend = legend,
     panel_width = floor(sizing.fig_width + 0.5), panel_height = floor(sizing.fig_height + 0.5),

@@ -236,9 +236,8 @@ local function weights_connectome(ci, t)
   return c
 end
 
---- build(ci, spec) -> P (see the header). spec is screen_check.check's result.
-function M.build(ci, s)
-  local P = { kind = s.kind, spec = s }
+-- the connectome of the spec: read from its tables, given, or built from {weights, neurons}
+local function spec_connectome(ci, s)
   local c = s.connectome
   if c == nil then
     local o = {}
@@ -247,15 +246,20 @@ function M.build(ci, s)
       error(WHERE .. ": give edges and neurons as spec.edges / spec.neurons, not inside spec.read", 0)
     end
     o.edges, o.neurons = s.edges, s.neurons
-    c = ci.connectome.read(o)
+    return ci.connectome.read(o)
   elseif getmetatable(c) ~= ci.connectome.Connectome then
     if type(c) ~= "table" or c.weights == nil then
       error(fmt("%s: spec.connectome must be a ci.connectome (from ci.connectome.read) or a table " ..
                 "{weights = W, neurons = frame}, got %s", WHERE, type(c)), 0)
     end
-    c = weights_connectome(ci, c)
+    return weights_connectome(ci, c)
   end
-  P.c = c
+  return c
+end
+
+-- the input neurons, their slots, and the network over them
+local function network_part(ci, s, P, part)
+  local c = P.c
   P.sensory = selection(c, s.sensory, "spec.sensory")
   P.slot = {}
   for k, i in ipairs(P.sensory) do
@@ -266,130 +270,152 @@ function M.build(ci, s)
   for k, v in pairs(s.model or {}) do mopts[k] = v end
   P.net = c:model(mopts)
   P.n, P.L, P.S = P.net.n, P.net.num_layers, #P.sensory
-  local L = P.L
+  part("kind", s.kind)
+  part("network", fmt("n=%d nnz=%d weights=%s", c.n, c.nnz, H.describe(c:weights(), ci)))
+  local model_desc = {}
+  for k, v in pairs(s.model or {}) do model_desc[k] = v end
+  if model_desc.group then model_desc.group_values = c:groups(model_desc.group) end
+  part("model", H.describe(model_desc, ci) .. fmt(" num_layers=%d", P.L))
+  part("sensory", fmt("%d neurons %s", P.S, H.hash(concat(P.sensory, ","))))
+end
 
+-- one task per distinct value of spec.tasks (actmax, silence, activate)
+local function tasks_by_group(s, P, part)
+  local groups = groups_of(P.c, s.tasks, s.match, "spec.tasks")
+  P.tasks = {}
+  local desc = {}
+  for k, g in ipairs(groups) do
+    P.tasks[k] = { label = g.text, value = g.label, neurons = g.neurons, file = M.file_name(g.text) }
+    desc[k] = g.text .. "=" .. concat(g.neurons, " ")
+  end
+  part("tasks", fmt("%s match=%s: %d tasks %s", s.tasks, tostring(s.match), #groups,
+                    H.hash(concat(desc, "\n"))))
+end
+
+-- one task per seed, all driving the same target (restarts)
+local function tasks_by_seed(s, P, part)
+  P.target = selection(P.c, s.target, "spec.target")
+  local seeds = s.seeds
+  if seeds == nil then
+    seeds = {}
+    for k = 1, s.restarts do seeds[k] = k end
+  end
+  local seen, list = {}, {}
+  for k, v in ipairs(seeds) do
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 0 then
+      error(fmt("%s: spec.seeds[%d] = %s is not an integer >= 0", WHERE, k, tostring(v)), 0)
+    end
+    if seen[v] then error(fmt("%s: spec.seeds lists seed %d twice", WHERE, v), 0) end
+    seen[v] = true
+    list[#list + 1] = v
+  end
+  if #list == 0 then error(WHERE .. ": spec.seeds is empty", 0) end
+  table.sort(list)
+  P.tasks = {}
+  for k, seed in ipairs(list) do
+    P.tasks[k] = { label = seed, value = seed, seed = seed, neurons = P.target, file = M.file_name(seed) }
+  end
+  part("tasks", fmt("target %s, seeds %s", H.hash(concat(P.target, ",")), concat(list, ",")))
+end
+
+-- the targets, the optimiser's options and the groups summarising the input (actmax, restarts)
+local function actmax_part(ci, s, P, part)
+  local c = P.c
+  P.layers = layer_list(s.layers, P.L, "spec.layers", { P.L })
+  P.value = s.value
+  local am = {}
+  for k, v in pairs(s.actmax or {}) do
+    if not DISPLAY_OPTIONS[k] then am[k] = v end
+  end
+  part("targets", fmt("layers=%s value=%s", concat(P.layers, ","), H.describe(P.value)))
+  part("actmax", H.describe(am, ci))
+  local ig = s.input_groups
+  if ig == nil then
+    ig = s.tasks
+    if ig == nil then ig = (c.neurons and c.neurons:has_column("type")) and "type" or "id" end
+  end
+  local col = column(c, ig, "spec.input_groups")
+  P.input_groups_column = ig
+  P.input_group = {}
+  for k, i in ipairs(P.sensory) do
+    local v = col[i]
+    P.input_group[k] = is_missing(v) and "unknown" or label_text(v)
+  end
+  P.top = s.top
+  part("inputs", fmt("groups=%s top=%d", ig, P.top))
+end
+
+-- the manipulated and read-out layers, the input and the value set (silence, activate)
+local function manipulation_part(ci, s, P, part)
+  local L = P.L
+  P.layers = layer_list(s.layers, L, "spec.layers", all_layers(L))
+  P.readout_layers = layer_list(s.readout_layers, L, "spec.readout_layers", all_layers(L))
+  P.input = manip_input(ci, P.c, P, s.input)
+  P.manip_value = s.kind == "silence" and 0 or 1
+  if P.net.groups then
+    if (s.model or {}).group ~= s.tasks then
+      error(fmt("%s: kind '%s' with a grouped model (model.group / idx_to_group) needs model.group = " ..
+                "spec.tasks ('%s'), as manipulate then names groups", WHERE, s.kind, s.tasks), 0)
+    end
+    P.manip_by_group = true
+  end
+  part("manipulation", fmt("value=%d layers=%s readout_layers=%s input=%s", P.manip_value,
+                           concat(P.layers, ","), concat(P.readout_layers, ","), H.describe(P.input, ci)))
+end
+
+-- the read-out groups (silence, activate, grid)
+local function readout_part(s, P, part)
+  local rcol = s.readout or s.tasks
+  if rcol == nil then error(WHERE .. ": kind 'grid' needs spec.readout (a neuron column)", 0) end
+  P.readouts = groups_of(P.c, rcol, s.readout_match, "spec.readout")
+  local desc = {}
+  for k, g in ipairs(P.readouts) do desc[k] = g.text .. "=" .. concat(g.neurons, " ") end
+  part("readout", fmt("%s match=%s: %d groups %s", rcol, tostring(s.readout_match), #P.readouts,
+                      H.hash(concat(desc, "\n"))))
+end
+
+-- the two inputs, the grid of their mixtures and one task per grid point (grid)
+local function grid_part(ci, s, P, part)
+  if type(ci.make_grid_inputs) ~= "function" then
+    error(WHERE .. ": kind 'grid' needs ci.make_grid_inputs (lua/cinterp/grid.lua), absent from this build", 0)
+  end
+  local c, L = P.c, P.L
+  P.layers = layer_list(s.layers, L, "spec.layers", all_layers(L))
+  P.v1 = slot_vector(c, P, s.v1, "spec.v1", true)
+  P.v2 = slot_vector(c, P, s.v2, "spec.v2", true)
+  local gopts = {}
+  for k, v in pairs(s.grid or {}) do gopts[k] = v end
+  local x, coords = ci.make_grid_inputs(P.v1, P.v2, L, gopts)
+  P.grid_input, P.coords = x, coords
+  P.grid_size = math.floor(math.sqrt(#coords) + 0.5)
+  P.tasks = {}
+  for k = 1, #coords do
+    P.tasks[k] = { label = k, value = k, point = k, file = M.file_name(k) }
+  end
+  part("grid", fmt("%s v1=%s v2=%s layers=%s", H.describe(gopts, ci), H.describe(P.v1),
+                   H.describe(P.v2), concat(P.layers, ",")))
+end
+
+--- build(ci, spec) -> P (see the header). spec is screen_check.check's result.
+-- Each step resolves one part of the spec into P and adds its line to the
+-- description the fingerprint hashes; the order of the lines is the order here.
+function M.build(ci, s)
+  local P = { kind = s.kind, spec = s }
   local parts = {}
   local function part(name, text)
     -- a long part (a group per neuron, say) is kept as its hash, so spec.txt stays readable
     if #text > 400 then text = fmt("%s... (%d characters, hash %s)", text:sub(1, 120), #text, H.hash(text)) end
     parts[#parts + 1] = name .. ": " .. text
   end
-  part("kind", s.kind)
-  part("network", fmt("n=%d nnz=%d weights=%s", c.n, c.nnz, H.describe(c:weights(), ci)))
-  local model_desc = {}
-  for k, v in pairs(s.model or {}) do model_desc[k] = v end
-  if model_desc.group then model_desc.group_values = c:groups(model_desc.group) end
-  part("model", H.describe(model_desc, ci) .. fmt(" num_layers=%d", L))
-  part("sensory", fmt("%d neurons %s", P.S, H.hash(concat(P.sensory, ","))))
-
   local kind = s.kind
-  if kind == "actmax" or kind == "silence" or kind == "activate" then
-    local groups = groups_of(c, s.tasks, s.match, "spec.tasks")
-    P.tasks = {}
-    local desc = {}
-    for k, g in ipairs(groups) do
-      P.tasks[k] = { label = g.text, value = g.label, neurons = g.neurons, file = M.file_name(g.text) }
-      desc[k] = g.text .. "=" .. concat(g.neurons, " ")
-    end
-    part("tasks", fmt("%s match=%s: %d tasks %s", s.tasks, tostring(s.match), #groups,
-                      H.hash(concat(desc, "\n"))))
-  elseif kind == "restarts" then
-    P.target = selection(c, s.target, "spec.target")
-    local seeds = s.seeds
-    if seeds == nil then
-      seeds = {}
-      for k = 1, s.restarts do seeds[k] = k end
-    end
-    local seen, list = {}, {}
-    for k, v in ipairs(seeds) do
-      if type(v) ~= "number" or v ~= math.floor(v) or v < 0 then
-        error(fmt("%s: spec.seeds[%d] = %s is not an integer >= 0", WHERE, k, tostring(v)), 0)
-      end
-      if seen[v] then error(fmt("%s: spec.seeds lists seed %d twice", WHERE, v), 0) end
-      seen[v] = true
-      list[#list + 1] = v
-    end
-    if #list == 0 then error(WHERE .. ": spec.seeds is empty", 0) end
-    table.sort(list)
-    P.tasks = {}
-    for k, seed in ipairs(list) do
-      P.tasks[k] = { label = seed, value = seed, seed = seed, neurons = P.target, file = M.file_name(seed) }
-    end
-    part("tasks", fmt("target %s, seeds %s", H.hash(concat(P.target, ",")), concat(list, ",")))
-  end
-
-  if kind == "actmax" or kind == "restarts" then
-    P.layers = layer_list(s.layers, L, "spec.layers", { L })
-    P.value = s.value
-    local am = {}
-    for k, v in pairs(s.actmax or {}) do
-      if not DISPLAY_OPTIONS[k] then am[k] = v end
-    end
-    part("targets", fmt("layers=%s value=%s", concat(P.layers, ","), H.describe(P.value)))
-    part("actmax", H.describe(am, ci))
-    -- the groups the optimised input is summarised by
-    local ig = s.input_groups
-    if ig == nil then
-      ig = s.tasks
-      if ig == nil then ig = (c.neurons and c.neurons:has_column("type")) and "type" or "id" end
-    end
-    local col = column(c, ig, "spec.input_groups")
-    P.input_groups_column = ig
-    P.input_group = {}
-    for k, i in ipairs(P.sensory) do
-      local v = col[i]
-      P.input_group[k] = is_missing(v) and "unknown" or label_text(v)
-    end
-    P.top = s.top
-    part("inputs", fmt("groups=%s top=%d", ig, P.top))
-  end
-
-  if kind == "silence" or kind == "activate" then
-    P.layers = layer_list(s.layers, L, "spec.layers", all_layers(L))
-    P.readout_layers = layer_list(s.readout_layers, L, "spec.readout_layers", all_layers(L))
-    P.input = manip_input(ci, c, P, s.input)
-    P.manip_value = kind == "silence" and 0 or 1
-    if P.net.groups then
-      if (s.model or {}).group ~= s.tasks then
-        error(fmt("%s: kind '%s' with a grouped model (model.group / idx_to_group) needs model.group = " ..
-                  "spec.tasks ('%s'), as manipulate then names groups", WHERE, kind, s.tasks), 0)
-      end
-      P.manip_by_group = true
-    end
-    part("manipulation", fmt("value=%d layers=%s readout_layers=%s input=%s", P.manip_value,
-                             concat(P.layers, ","), concat(P.readout_layers, ","), H.describe(P.input, ci)))
-  end
-
-  if kind == "silence" or kind == "activate" or kind == "grid" then
-    local rcol = s.readout or s.tasks
-    if rcol == nil then error(WHERE .. ": kind 'grid' needs spec.readout (a neuron column)", 0) end
-    P.readouts = groups_of(c, rcol, s.readout_match, "spec.readout")
-    local desc = {}
-    for k, g in ipairs(P.readouts) do desc[k] = g.text .. "=" .. concat(g.neurons, " ") end
-    part("readout", fmt("%s match=%s: %d groups %s", rcol, tostring(s.readout_match), #P.readouts,
-                        H.hash(concat(desc, "\n"))))
-  end
-
-  if kind == "grid" then
-    if type(ci.make_grid_inputs) ~= "function" then
-      error(WHERE .. ": kind 'grid' needs ci.make_grid_inputs (lua/cinterp/grid.lua), absent from this build", 0)
-    end
-    P.layers = layer_list(s.layers, L, "spec.layers", all_layers(L))
-    P.v1 = slot_vector(c, P, s.v1, "spec.v1", true)
-    P.v2 = slot_vector(c, P, s.v2, "spec.v2", true)
-    local gopts = {}
-    for k, v in pairs(s.grid or {}) do gopts[k] = v end
-    local x, coords = ci.make_grid_inputs(P.v1, P.v2, L, gopts)
-    P.grid_input, P.coords = x, coords
-    P.grid_size = math.floor(math.sqrt(#coords) + 0.5)
-    P.tasks = {}
-    for k = 1, #coords do
-      P.tasks[k] = { label = k, value = k, point = k, file = M.file_name(k) }
-    end
-    part("grid", fmt("%s v1=%s v2=%s layers=%s", H.describe(gopts, ci), H.describe(P.v1),
-                     H.describe(P.v2), concat(P.layers, ",")))
-  end
-
+  P.c = spec_connectome(ci, s)
+  network_part(ci, s, P, part)
+  if kind == "actmax" or kind == "silence" or kind == "activate" then tasks_by_group(s, P, part) end
+  if kind == "restarts" then tasks_by_seed(s, P, part) end
+  if kind == "actmax" or kind == "restarts" then actmax_part(ci, s, P, part) end
+  if kind == "silence" or kind == "activate" then manipulation_part(ci, s, P, part) end
+  if kind == "silence" or kind == "activate" or kind == "grid" then readout_part(s, P, part) end
+  if kind == "grid" then grid_part(ci, s, P, part) end
   if s.limit and s.limit < #P.tasks then
     for k = #P.tasks, s.limit + 1, -1 do P.tasks[k] = nil end
     part("limit", tostring(s.limit))
