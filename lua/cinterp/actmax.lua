@@ -14,11 +14,14 @@
 -- last iterate; a run whose activation loss ends higher than it began warns, naming
 -- the regularisation lambdas (the usual cause: the regularisers outweigh the targets).
 --
--- Two paths compute the same numbers: without custom regularisers the loss and
--- its gradient w.r.t. the activations are computed by hand (ffi loops and the
--- engine's L1+L2 regulariser) and pushed through the network's tape node with
--- out:backward(G); with custom regularisers the whole loss is built from tensor
--- ops and differentiated by the tape.
+-- The loss and its gradient w.r.t. the activations are computed by hand (ffi
+-- loops and the engine's L1+L2 regulariser) and pushed through the network's
+-- tape node with out:backward(G). A custom regulariser is differentiated by the
+-- tape over a copy of its part's slice alone (the input's (count, S, L), or the
+-- output's (count, n, L)), and its gradient joins the hand-computed ones; so a
+-- custom input penalty costs a few small tensor ops, not dense ops over the
+-- whole output. The private option _tape_path builds the whole loss from tensor
+-- ops instead (tests check that both paths give the same numbers).
 local ffi = require "ffi"
 local P = require "cinterp.progress"
 local util = require "cinterp.util"
@@ -123,7 +126,7 @@ return function(ci)
                 f_in = custom["in"], f_out = custom.out,
                 parts = new_parts(net, targets, o.independent_batches),
                 u = initial_input(o.input_tensor, o.seed, B, S, L), snapshots = {}, iterations = 0 }
-    R.tape = R.f_in ~= nil or R.f_out ~= nil or o.tape_path
+    R.tape = o.tape_path
     R.active = #R.parts -- parts still optimised
     R.u:requires_grad(true)
     R.best = R.u:detach()
@@ -197,23 +200,6 @@ return function(ci)
     return reg_out[0]
   end
 
-  -- Hand-computed losses of the pass's parts, with X.G and X.g_in.
-  local function losses_by_hand(R, X, out)
-    local o, od, gd = R.o, out.data, X.G.data
-    for _, p in ipairs(X.parts) do
-      p.out_reg = l1l2(out, X.G, p.cout, p.out_count, o.out_reg_lambda)
-      local act = 0
-      for k = 1, #p.off do
-        local at, w = p.cout + p.off[k], p.w[k]
-        local d = od[at] - p.val[k]
-        act = act + w * d * d
-        gd[at] = gd[at] + 2 * w * d
-      end
-      p.act = act
-      p.in_reg = l1l2(X.x, X.g_in, p.cin, p.in_count, o.in_reg_lambda)
-    end
-  end
-
   -- A regulariser's value: ||x||_1 + ||x||_2, or the custom function's scalar tensor.
   local function regulariser(f, x, name)
     if f == nil then return x:norm(1) + x:norm(2) end
@@ -223,6 +209,56 @@ return function(ci)
       error(where .. ": custom_reg_functions." .. name .. " must return a one-element tensor", 0)
     end
     return r
+  end
+
+  -- lam f(slice) for the elements first .. first + count - 1 of t, seen as a
+  -- (batches, rows, L) tensor: the custom regulariser f on the tape over a copy
+  -- of the slice alone; lam times its gradient overwrites the same elements of grad.
+  local function custom_part(f, name, t, grad, first, count, batches, rows, L, lam)
+    local s = ci.zeros(batches, rows, L)
+    ffi.copy(s.data, t.data + first, 4 * count)
+    s:requires_grad(true)
+    local r = regulariser(f, s, name)
+    local value = lam * r:item()
+    local g = flat_view(grad, first, count)
+    E.check(C.ci_tensor_fill_(g, 0), where)
+    if lam ~= 0 then
+      r:backward()
+      if s.grad ~= nil then E.check(C.ci_tensor_add_(g, flat_view(s.grad, 0, count), lam), where) end
+    end
+    if r ~= s then release(r) end
+    release(s)
+    return value
+  end
+
+  -- Hand-computed losses of the pass's parts, with X.G and X.g_in (custom
+  -- regularisers through custom_part).
+  local function losses_by_hand(R, X, out)
+    local o, od, gd = R.o, out.data, X.G.data
+    for _, p in ipairs(X.parts) do
+      -- the regularisers first (a custom one is called on the input, then on the
+      -- output); the output's overwrites G, the targets' gradient then adds to it
+      if R.f_in then
+        p.in_reg = custom_part(R.f_in, "in", X.x, X.g_in, p.cin, p.in_count, p.count, R.S, R.L,
+                               o.in_reg_lambda)
+      else
+        p.in_reg = l1l2(X.x, X.g_in, p.cin, p.in_count, o.in_reg_lambda)
+      end
+      if R.f_out then
+        p.out_reg = custom_part(R.f_out, "out", out, X.G, p.cout, p.out_count, p.count, R.n, R.L,
+                                o.out_reg_lambda)
+      else
+        p.out_reg = l1l2(out, X.G, p.cout, p.out_count, o.out_reg_lambda)
+      end
+      local act = 0
+      for k = 1, #p.off do
+        local at, w = p.cout + p.off[k], p.w[k]
+        local d = od[at] - p.val[k]
+        act = act + w * d * d
+        gd[at] = gd[at] + 2 * w * d
+      end
+      p.act = act
+    end
   end
 
   -- The losses of the pass's parts as tensor ops; returns their sum (on the tape).
