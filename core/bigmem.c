@@ -1,7 +1,7 @@
 /* bigmem.c: big buffers straight from the system (mmap), so that freeing them
- * really returns their pages whatever malloc's heuristics, in whole 2 MiB
- * units. A buffer that the sparse product gathers from at random (the
- * network's state slabs, net_pool.c) is, with ci_tune.hugepages, aligned to
+ * really returns their pages whatever malloc's heuristics. A buffer that the
+ * sparse product gathers from at random (the network's state slabs,
+ * net_pool.c) is, with ci_tune.hugepages, aligned to
  * 2 MiB and marked for transparent huge pages (madvise), so that the gather
  * misses the TLB far less; one about to be written whole (a tensor, tensor.c)
  * is populated by the mmap itself, which in a VM costs far less than a fault
@@ -13,7 +13,12 @@
 
 #define HUGE_BYTES ((size_t)2 << 20)
 
-size_t ci_big_len(size_t bytes) { return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1); }
+#define PAGE_BYTES ((size_t)4096)
+
+/* Whole 4 KiB pages: a buffer just over a multiple of 2 MiB keeps its tail in
+ * small pages rather than a whole huge page (up to 2 MiB each of the ~25 state
+ * slabs of a pass would otherwise sit unused). */
+size_t ci_big_len(size_t bytes) { return (bytes + PAGE_BYTES - 1) & ~(PAGE_BYTES - 1); }
 
 void *ci_big_alloc(size_t bytes, int use) {
   const size_t len = ci_big_len(bytes);

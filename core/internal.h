@@ -19,7 +19,7 @@ void *ci_alloc_aligned(size_t n, int *ok);
 void ci_free_aligned(void *p);
 
 /* Big buffers from the system (core/bigmem.c): ci_big_alloc maps
- * ci_big_len(bytes) (a multiple of 2 MiB, zero-filled) for a use:
+ * ci_big_len(bytes) (whole 4 KiB pages, zero-filled) for a use:
  * CI_BIG_GATHERED (read at random: 2 MiB pages when ci_tune.hugepages) or
  * CI_BIG_WRITTEN (written whole right away: populated at once); NULL on
  * failure. ci_big_free(p, bytes) unmaps it (the same bytes). */
