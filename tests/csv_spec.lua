@@ -55,6 +55,26 @@ describe("ci.read_csv", function()
     assert.are.equal("string", g:dtypes().v)
   end)
 
+  it("keeps every cell's text when a column turns to text late (numbers kept alone until then)", function()
+    -- the reader keeps a numeric column's numbers only; a late text cell makes it
+    -- read the file again with that column as text: each column below turns at
+    -- another row, one in the last record (no final newline), one on a big integer
+    local text = 'a,b,c,d,e\n1,0.5,,7,x\n"2",1e3,3,8,y\n03,2,,12345678901234567890,z\n4,abc,"",10,w\n5,6,7,11,"q"'
+    for _, name in ipairs { "late.csv", "late.csv.gz" } do
+      local p = write("late_src.csv", text)
+      if name:match("gz$") then p = gzip(p, path(name)) end
+      local f = ci.read_csv(p)
+      assert.are.same({ a = "number", b = "string", c = "number", d = "string", e = "string" }, f:dtypes())
+      assert.are.same({ 1, 2, 3, 4, 5 }, f.a)
+      assert.are.same({ "0.5", "1e3", "2", "abc", "6" }, f.b)
+      assert.are.same({ "7", "8", "12345678901234567890", "10", "11" }, f.d)
+      assert.are.same({ "x", "y", "z", "w", "q" }, f.e)
+      assert.is_true(is_nan(f.c[1]) and f.c[2] == 3 and is_nan(f.c[3]) and is_nan(f.c[4]) and f.c[5] == 7)
+    end
+    local g = ci.read_csv_string("n\n1\n2\nthree")  -- in memory, turning in the last record
+    assert.are.same({ "1", "2", "three" }, g.n)
+  end)
+
   it("keeps 18-digit ids exactly as strings", function()
     local f = ci.read_csv_string("id,w\n720575940596125868,1\n720575940597856265,2\n")
     assert.are.same({"720575940596125868", "720575940597856265"}, f.id)
