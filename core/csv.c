@@ -100,11 +100,14 @@ static int64_t locate_line(source *src, char *buf, int64_t rec, int64_t pos) {
 
 /* A column being read. While every non-empty cell is a number it keeps the
  * numbers alone (8 bytes a cell); a text column keeps its bytes, offsets and
- * lengths. A numeric column whose cell k > 0 turns out to be text has lost
- * the text of cells 0..k-1: the parse then starts again with that column
- * read as text from the start (pstate.text_cols), which costs a second pass
- * only for such files and spares every numeric column two thirds of its
- * memory (a 15-million-row edge table: 360 MB of offsets and lengths). */
+ * lengths. A numeric column whose cell k > 0 turns out to be text after a
+ * number (or a quoted empty string) has lost the text of cells 0..k-1: it is
+ * marked lost, and once the pass ends the source is read once more with every
+ * lost column read as text from the start (pstate.text_cols). At most two
+ * passes, the second only for such files; every numeric column is spared two
+ * thirds of its memory (a 15-million-row edge table: 360 MB of offsets and
+ * lengths). Cells that were all missing before the first text need no second
+ * pass: they become missing text cells. */
 typedef struct {
   char *chars;            /* string arena (text columns) */
   size_t clen, ccap;
@@ -112,10 +115,9 @@ typedef struct {
   double *num;            /* per cell (numeric columns) */
   size_t cap;             /* cells allocated */
   int numeric;            /* 1 while every non-empty cell was a number */
+  int had_value;          /* numeric: a number or a quoted empty string seen */
+  int lost;               /* turned to text too late: read again in the next pass */
 } colbuf;
-
-/* st->err when a numeric column must be read again as text (not an error). */
-#define RESTART_AS_TEXT (-1000)
 
 typedef struct {
   colbuf *cols;
@@ -129,9 +131,8 @@ typedef struct {
   int err;                /* first error code raised inside a callback */
   int64_t bad_rec, bad_fields;
   int64_t long_field;     /* > 0: the length of a field over CI_CSV_MAX_FIELD */
-  unsigned char *text_cols; /* [ncol_known]: columns known to be text (from a pass before) */
+  const unsigned char *text_cols; /* [ncol_known]: columns known to be text (from the pass before) */
   int32_t ncol_known;
-  int32_t restart_col;    /* with err == RESTART_AS_TEXT: the column to read as text */
 } pstate;
 
 /* The longest field a table may hold: well under what a Lua string can be. */
@@ -178,13 +179,20 @@ static int grow_cells(colbuf *c, size_t need) {
   return 0;
 }
 
-/* A numeric column becomes text at its first cell (nothing to keep). */
-static int column_to_text(colbuf *c, size_t need) {
+/* A numeric column becomes text at cell `cell`, its cells before it all
+ * missing; or, with lost, stops keeping anything until the next pass. */
+static int column_to_text(colbuf *c, size_t cell, int lost) {
   free(c->num);
   c->num = NULL;
   c->cap = 0;
   c->numeric = 0;
-  return grow_cells(c, need);
+  c->lost = lost;
+  if (lost || grow_cells(c, cell + 1)) return lost ? 0 : -1;
+  for (size_t k = 0; k < cell; k++) {
+    c->off[k] = 0;
+    c->len[k] = -1;
+  }
+  return 0;
 }
 
 static const double pow10_tab[23] = {
@@ -289,12 +297,14 @@ static void on_field(void *sv, size_t len, void *data) {
   }
   if (j >= st->ncol) return;                /* ragged: reported at the row end */
   colbuf *c = &st->cols[j];
+  if (c->lost) return;
   size_t cell = (size_t)st->nrow;
   if (cell >= c->cap && grow_cells(c, cell + 1)) { st->err = CI_ENOMEM; return; }
   int missing = !s || (st->opts->n_na > 0 && is_na(st, s, len));
   if (missing || len == 0) {             /* missing, or a quoted empty string */
     if (c->numeric) {
       c->num[cell] = NAN;
+      if (!missing) c->had_value = 1;
     } else {
       c->off[cell] = (int64_t)c->clen;
       c->len[cell] = missing ? -1 : 0;
@@ -306,14 +316,12 @@ static void on_field(void *sv, size_t len, void *data) {
     int big;
     if (parse_number(s, len, &v, &big) && !big) {
       c->num[cell] = v;
+      c->had_value = 1;
       return;
     }
-    if (cell > 0) {                      /* the text of cells 0..cell-1 is gone */
-      st->err = RESTART_AS_TEXT;
-      st->restart_col = (int32_t)j;
-      return;
-    }
-    if (column_to_text(c, cell + 1)) { st->err = CI_ENOMEM; return; }
+    const int lost = c->had_value; /* the text of cells 0..cell-1 is gone */
+    if (column_to_text(c, cell, lost)) { st->err = CI_ENOMEM; return; }
+    if (lost) return;
   }
   if (grow((void **)&c->chars, &c->ccap, c->clen + len, 1)) { st->err = CI_ENOMEM; return; }
   memcpy(c->chars + c->clen, s, len);
@@ -453,7 +461,6 @@ static int parse_end(source *src, struct csv_parser *p, pstate *st, char *buf) {
     return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: end of file inside a quoted field "
                         "(field %lld): a closing quote is missing", name,
                         (long long)locate_line(src, buf, st->rec, 0), (long long)st->field + 1);
-  if (st->err == RESTART_AS_TEXT) return CI_OK; /* in the last record: the caller reads again */
   if (st->err == CI_ENOMEM) return ci_set_error(CI_ENOMEM, "ci_csv_read: %s: out of memory", name);
   if (st->err && st->long_field > 0)
     return ci_set_error(CI_EIO, "ci_csv_read: %s line %lld: field %lld is %lld bytes long, more "
@@ -471,27 +478,38 @@ static int parse_end(source *src, struct csv_parser *p, pstate *st, char *buf) {
   return CI_OK;
 }
 
-/* One pass over the source with the columns of text_cols read as text. Sets
- * *restart_col (>= 0) when a numeric column must be read as text: the caller
- * then reads the source again. */
-static int parse_pass(source *src, const ci_csv_options *opts, unsigned char *text_cols,
-                      int32_t ncol_known, int32_t *restart_col, ci_csv_table **out) {
+/* One pass over the source with the columns of text_cols read as text. When
+ * a column was lost (see colbuf), *again is set, text_cols (grown to the
+ * columns) marks it, and no table is made: the caller reads the source again. */
+static int parse_pass(source *src, const ci_csv_options *opts, unsigned char **text_cols,
+                      int32_t *ncol_known, int *again, ci_csv_table **out) {
   struct csv_parser p;
-  *restart_col = -1;
+  *again = 0;
   int rc = parser_init(&p, src->name, opts);
   if (rc) return rc;
   pstate st;
   memset(&st, 0, sizeof st);
   st.header = opts->header != 0;
   st.opts = opts;
-  st.text_cols = text_cols;
-  st.ncol_known = ncol_known;
+  st.text_cols = *text_cols;
+  st.ncol_known = *ncol_known;
   char *buf = malloc(CHUNK);
   if (!buf) rc = ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory");
   if (!rc) rc = feed_source(src, &p, &st, buf);
-  if (!rc && st.err != RESTART_AS_TEXT) rc = parse_end(src, &p, &st, buf);
-  if (!rc && st.err == RESTART_AS_TEXT) *restart_col = st.restart_col;
-  else if (!rc) rc = build_table(&st, out);
+  if (!rc) rc = parse_end(src, &p, &st, buf);
+  for (int32_t j = 0; !rc && j < st.ncol; j++) {
+    if (!st.cols[j].lost) continue;
+    if (j >= *ncol_known) {
+      unsigned char *t = realloc(*text_cols, (size_t)st.ncol);
+      if (!t) { rc = ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory"); break; }
+      memset(t + *ncol_known, 0, (size_t)(st.ncol - *ncol_known));
+      *text_cols = t;
+      *ncol_known = st.ncol;
+    }
+    (*text_cols)[j] = 1;
+    *again = 1;
+  }
+  if (!rc && !*again) rc = build_table(&st, out);
   free(buf);
   csv_free(&p);
   free_state(&st);
@@ -502,23 +520,14 @@ static int run_parse(source *src, const ci_csv_options *opts_in, ci_csv_table **
   ci_csv_options defaults = {0, 1, NULL, 0};
   const ci_csv_options *opts = opts_in ? opts_in : &defaults;
   unsigned char *text_cols = NULL;
-  int32_t ncol_known = 0, restart_col = -1;
-  int rc;
-  /* each pass turns at least one more column to text, so this ends */
-  while (!(rc = parse_pass(src, opts, text_cols, ncol_known, &restart_col, out)) &&
-         restart_col >= 0) {
-    if (restart_col >= ncol_known) {
-      unsigned char *t = realloc(text_cols, (size_t)restart_col + 1);
-      if (!t) { rc = ci_set_error(CI_ENOMEM, "ci_csv_read: out of memory"); break; }
-      memset(t + ncol_known, 0, (size_t)(restart_col + 1 - ncol_known));
-      text_cols = t;
-      ncol_known = restart_col + 1;
-    }
-    text_cols[restart_col] = 1;
-    if (source_reopen(src) != CI_OK) {
+  int32_t ncol_known = 0;
+  int again;
+  int rc = parse_pass(src, opts, &text_cols, &ncol_known, &again, out);
+  if (!rc && again) { /* the lost columns now read as text from the start: none is lost again */
+    if (source_reopen(src) != CI_OK)
       rc = ci_set_error(CI_EIO, "ci_csv_read: %s: cannot read it a second time", src->name);
-      break;
-    }
+    else
+      rc = parse_pass(src, opts, &text_cols, &ncol_known, &again, out);
   }
   free(text_cols);
   return rc;

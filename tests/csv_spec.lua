@@ -73,6 +73,9 @@ describe("ci.read_csv", function()
     end
     local g = ci.read_csv_string("n\n1\n2\nthree")  -- in memory, turning in the last record
     assert.are.same({ "1", "2", "three" }, g.n)
+    local h = ci.read_csv_string("a,b\n,1\n,2\nx,3\n")  -- only missing cells before the text
+    assert.are.same({ "", "", "x" }, h.a)
+    assert.are.same({ 1, 2, 3 }, h.b)
   end)
 
   it("keeps 18-digit ids exactly as strings", function()
